@@ -1,0 +1,64 @@
+"""The default config every `configs/*.py` starts from.
+
+Every field that the trainer, evaluator or bench reads exists here with its
+default, so a config file only states what differs and a typo in an override
+(`--config.train.num_step=5`) fails instead of being ignored.
+"""
+
+import ml_collections
+
+
+def base_config() -> ml_collections.ConfigDict:
+  c = ml_collections.ConfigDict()
+
+  c.model = ml_collections.ConfigDict()
+  c.model.name = ""
+  c.model.variant = ""
+  # Extra model fields (attention pattern, dropout, dtype, remat, ...) are added
+  # by each config; the registry checks them against the Module's fields.
+
+  c.dataset = ml_collections.ConfigDict()
+  c.dataset.name = "synthetic_motion"
+  c.dataset.num_frames = 8
+  c.dataset.crop_size = 32
+  c.dataset.num_classes = 8
+  c.dataset.data_dir = ""
+
+  c.train = ml_collections.ConfigDict()
+  c.train.num_steps = 100
+  c.train.batch_size = 32        # global, over all hosts and devices
+  c.train.seed = 0
+  c.train.optimizer = "adamw"    # adamw | sgd
+  c.train.learning_rate = 1e-3   # peak, after warmup
+  c.train.schedule = "cosine"    # cosine | step | constant
+  c.train.warmup_steps = 0
+  c.train.step_boundaries = ()   # fractions of num_steps, for schedule=step
+  c.train.step_factor = 0.1
+  c.train.momentum = 0.9         # sgd
+  c.train.nesterov = False
+  c.train.b1 = 0.9               # adamw
+  c.train.b2 = 0.999
+  c.train.weight_decay = 0.0
+  c.train.weight_decay_mask = "no_bias_norm"  # all | no_bias_norm
+  c.train.grad_clip_norm = 0.0   # 0 disables
+  c.train.label_smoothing = 0.0
+  c.train.grad_accum_steps = 1
+  c.train.log_every_steps = 10
+  c.train.eval_every_steps = 0   # 0: evaluate only at the end
+
+  c.eval = ml_collections.ConfigDict()
+  c.eval.batch_size = 64
+  c.eval.split = "test"
+  c.eval.num_clips = 1           # temporal views per video
+  c.eval.num_crops = 1           # spatial views per clip
+  c.eval.max_examples = 0        # 0: the whole split
+
+  c.mesh = ml_collections.ConfigDict()
+  c.mesh.data = -1               # -1: all devices not used by `model`
+  c.mesh.model = 1
+  c.mesh.param_sharding = "replicate"  # replicate | fsdp
+
+  c.checkpoint = ml_collections.ConfigDict()
+  c.checkpoint.every_steps = 100
+  c.checkpoint.keep = 3
+  return c

@@ -1,0 +1,3 @@
+"""Host-side data: datasets by name, producing numpy batches."""
+
+from vst.data.registry import get_dataset, list_datasets, register

@@ -1,0 +1,105 @@
+"""Datasets by name. A dataset turns `config.dataset` into host-side batches.
+
+Batches are dicts of numpy arrays:
+  "inputs": float32[B, T, H, W, C] (or a dict of modalities, e.g. {"rgb", "flow"})
+  "label":  int32[B]
+  "mask":   float32[B], eval only: 0 marks padding added to fill the last batch.
+
+A dataset module registers a `DatasetBuilder` whose two methods are all the
+trainer uses; a dataset never touches a device.
+"""
+
+import dataclasses
+import importlib
+from typing import Any, Callable, Iterator, Mapping
+
+import numpy as np
+
+from vst.errors import check_choice
+
+DATASET_MODULES = (
+    "vst.data.synthetic_motion",
+)
+
+Batch = dict[str, Any]
+
+
+class TrainIterator:
+  """An endless iterator of training batches whose position can be saved.
+
+  `state()` returns a JSON-serialisable dict and `restore(state)` puts the
+  iterator back there, so a resumed run sees exactly the batches it would
+  have seen without the interruption.
+  """
+
+  def __next__(self) -> Batch:
+    raise NotImplementedError
+
+  def __iter__(self):
+    return self
+
+  def state(self) -> dict[str, Any]:
+    raise NotImplementedError
+
+  def restore(self, state: Mapping[str, Any]) -> None:
+    raise NotImplementedError
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetBuilder:
+  """How to read one dataset.
+
+  train(config, batch_size, seed, shard_index, shard_count) -> TrainIterator
+    `batch_size` is this host's share; the host reads only its shard.
+  eval(config, split, batch_size, shard_index, shard_count) -> Iterator[Batch]
+    one pass over `split`, the last batch padded and marked by "mask".
+  num_examples(config, split) -> int
+  validate(config) -> None: raises ConfigError naming a bad dataset field.
+  """
+  train: Callable[..., TrainIterator]
+  eval: Callable[..., Iterator[Batch]]
+  num_examples: Callable[[Any, str], int]
+  validate: Callable[[Any], None] = lambda config: None
+
+
+_REGISTRY: dict[str, DatasetBuilder] = {}
+_loaded = False
+
+
+def register(name: str, builder: DatasetBuilder) -> None:
+  if name in _REGISTRY:
+    raise ValueError(f"dataset {name!r} registered twice")
+  _REGISTRY[name] = builder
+
+
+def _load_all():
+  global _loaded
+  if not _loaded:
+    _loaded = True
+    for module in DATASET_MODULES:
+      importlib.import_module(module)
+
+
+def list_datasets() -> list[str]:
+  _load_all()
+  return sorted(_REGISTRY)
+
+
+def get_dataset(name: str) -> DatasetBuilder:
+  _load_all()
+  check_choice("dataset.name", name, sorted(_REGISTRY))
+  return _REGISTRY[name]
+
+
+def pad_batch(examples: list[Batch], batch_size: int) -> Batch:
+  """Stacks `examples` and pads to `batch_size` rows, with "mask" marking real rows."""
+  n = len(examples)
+  batch = {}
+  for key in examples[0]:
+    stacked = np.stack([e[key] for e in examples])
+    if n < batch_size:
+      pad = np.zeros((batch_size - n,) + stacked.shape[1:], stacked.dtype)
+      stacked = np.concatenate([stacked, pad])
+    batch[key] = stacked
+  batch["mask"] = (np.arange(batch_size) < n).astype(np.float32)
+  return batch

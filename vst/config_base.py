@@ -54,6 +54,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.eval.max_examples = 0        # 0: the whole split
 
   c.mesh = ml_collections.ConfigDict()
+  c.mesh.num_devices = 0         # 0: all devices; N: the first N
   c.mesh.data = -1               # -1: all devices not used by `model`
   c.mesh.model = 1
   c.mesh.param_sharding = "replicate"  # replicate | fsdp
@@ -61,4 +62,31 @@ def base_config() -> ml_collections.ConfigDict:
   c.checkpoint = ml_collections.ConfigDict()
   c.checkpoint.every_steps = 100
   c.checkpoint.keep = 3
+  return c
+
+
+def synthetic_config(model_name: str, variant: str) -> ml_collections.ConfigDict:
+  """The shared `synthetic_motion` recipe of every `configs/*_synthetic.py`.
+
+  One budget for all models (8×32×32 clips, 8 motion classes, 600 AdamW steps
+  of 32 clips), so their accuracies compare on equal terms; a config changes
+  only what its model needs.
+  """
+  c = base_config()
+  c.model.name = model_name
+  c.model.variant = variant
+  c.dataset.name = "synthetic_motion"
+  c.dataset.num_frames = 8
+  c.dataset.crop_size = 32
+  c.dataset.num_classes = 8
+  c.train.num_steps = 600
+  c.train.batch_size = 32
+  c.train.optimizer = "adamw"
+  c.train.learning_rate = 1e-3
+  c.train.warmup_steps = 50
+  c.train.weight_decay = 0.05
+  c.train.grad_clip_norm = 1.0
+  c.train.log_every_steps = 25
+  c.eval.batch_size = 64
+  c.checkpoint.every_steps = 200
   return c

@@ -19,6 +19,7 @@ from vst.errors import check_choice
 
 DATASET_MODULES = (
     "vst.data.synthetic_motion",
+    "vst.data.video_datasets",
 )
 
 Batch = dict[str, Any]
@@ -55,11 +56,20 @@ class DatasetBuilder:
     one pass over `split`, the last batch padded and marked by "mask".
   num_examples(config, split) -> int
   validate(config) -> None: raises ConfigError naming a bad dataset field.
+  input_spec(config) -> per-example shape of "inputs": a tuple (T, H, W, C), or
+    a dict of tuples for multi-modal inputs; the trainer initialises models
+    and counts FLOPs from it without reading data.
   """
   train: Callable[..., TrainIterator]
   eval: Callable[..., Iterator[Batch]]
   num_examples: Callable[[Any, str], int]
   validate: Callable[[Any], None] = lambda config: None
+  input_spec: Callable[[Any], Any] = lambda config: rgb_clip_shape(config)
+
+
+def rgb_clip_shape(config) -> tuple[int, int, int, int]:
+  """(T, H, W, 3) of one RGB clip as the dataset config describes it."""
+  return (int(config.num_frames), int(config.crop_size), int(config.crop_size), 3)
 
 
 _REGISTRY: dict[str, DatasetBuilder] = {}

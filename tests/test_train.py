@@ -1,0 +1,158 @@
+"""The trainer: learning, exact resume, NaN handling, eval mode, sharding."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import jax
+import numpy as np
+import pytest
+
+from vst import main as main_lib
+from vst import sharding as sharding_lib
+from vst import train as train_lib
+from vst.errors import ConfigError
+from tests.conftest import tiny_config
+
+
+def _metrics(workdir):
+  with open(os.path.join(workdir, "metrics.jsonl")) as f:
+    return [json.loads(line) for line in f]
+
+
+def _losses(workdir):
+  return [m["train/loss"] for m in _metrics(workdir) if "train/loss" in m]
+
+
+def _final_params(config, workdir):
+  state, _ = train_lib.Trainer(config, workdir).restore_or_init()
+  return jax.device_get(state.params)
+
+
+@pytest.mark.parametrize("model", ["vivit", "single_frame"])
+def test_loss_falls_and_summary_is_written(tmp_path, model):
+  config = tiny_config(model)
+  config.train.num_steps = 30
+  config.train.learning_rate = 3e-3
+  config.train.log_every_steps = 5
+  config.checkpoint.every_steps = 30
+  summary = main_lib.run(config, str(tmp_path))
+  losses = _losses(tmp_path)
+  assert losses[-1] < losses[0] - 0.05, losses
+  with open(tmp_path / "summary.json") as f:
+    on_disk = json.load(f)
+  for key in ("step", "loss", "accuracy", "num_classes", "params",
+              "gflops_per_clip", "train_clips_per_s"):
+    assert key in on_disk, key
+  assert on_disk["step"] == 30 and on_disk["num_classes"] == 4
+  assert on_disk["params"] > 0 and on_disk["gflops_per_clip"] > 0
+  assert summary["accuracy"] == on_disk["accuracy"]
+  assert os.listdir(tmp_path / "tensorboard")
+
+
+def test_resume_after_kill_matches_uninterrupted_run(tmp_path, monkeypatch):
+  config = tiny_config()
+  straight = str(tmp_path / "straight")
+  main_lib.run(config, straight)
+
+  interrupted = str(tmp_path / "interrupted")
+  calls = {"n": 0}
+  put = sharding_lib.put_batch
+
+  def dying_put(batch, mesh):
+    calls["n"] += 1
+    if calls["n"] == 4:  # during step 4; the checkpoint of step 2 is on disk
+      raise KeyboardInterrupt
+    return put(batch, mesh)
+
+  monkeypatch.setattr(sharding_lib, "put_batch", dying_put)
+  with pytest.raises(KeyboardInterrupt):
+    main_lib.run(config, interrupted)
+  monkeypatch.setattr(sharding_lib, "put_batch", put)
+  main_lib.run(config, interrupted)  # the same command again resumes
+
+  a = _final_params(config, straight)
+  b = _final_params(config, interrupted)
+  jax.tree_util.tree_map(np.testing.assert_array_equal, a, b)
+  assert _losses(straight)[-1] == _losses(interrupted)[-1]
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
+  config = tiny_config()
+  config.train.num_steps = 4
+  main_lib.run(config, str(tmp_path))
+  steps_before = sorted(os.listdir(tmp_path / "checkpoints"))
+
+  config.train.num_steps = 8
+  config.train.learning_rate = float("inf")  # the first update poisons the params
+  with pytest.raises(train_lib.NonFiniteLossError, match="last good checkpoint"):
+    main_lib.run(config, str(tmp_path))
+  assert sorted(os.listdir(tmp_path / "checkpoints")) == steps_before
+
+
+def test_resuming_with_another_optimizer_is_a_clear_error(tmp_path):
+  config = tiny_config()
+  config.train.num_steps = 2
+  main_lib.run(config, str(tmp_path))
+  config.train.num_steps = 4
+  config.train.grad_clip_norm = 0.0  # changes the optimizer state's structure
+  with pytest.raises(ConfigError, match="different model or optimizer"):
+    main_lib.run(config, str(tmp_path))
+
+
+def test_eval_mode_restores_latest_checkpoint(tmp_path):
+  config = tiny_config()
+  trained = main_lib.run(config, str(tmp_path))
+  evaluated = main_lib.run(config, str(tmp_path), mode="eval")
+  assert evaluated["step"] == 6
+  assert evaluated["accuracy"] == pytest.approx(trained["accuracy"])
+  assert (tmp_path / "eval_summary.json").exists()
+
+
+def test_grad_accumulation_matches_full_batch(tmp_path):
+  # ViViT: no BatchNorm and no dropout, so micro-batches see the same function.
+  full = tiny_config("vivit")
+  full.train.num_steps = 2
+  accum = tiny_config("vivit")
+  accum.train.num_steps = 2
+  accum.train.grad_accum_steps = 2
+  main_lib.run(full, str(tmp_path / "full"))
+  main_lib.run(accum, str(tmp_path / "accum"))
+  np.testing.assert_allclose(_losses(tmp_path / "full"),
+                             _losses(tmp_path / "accum"), rtol=2e-5)
+
+
+def test_eight_devices_match_one_device(tmp_path):
+  """Replicated, FSDP and tensor-parallel runs on 8 simulated devices give the
+  same losses as one device."""
+  script = textwrap.dedent(f"""
+      import json, os, sys
+      sys.path.insert(0, {os.getcwd()!r})
+      from tests.conftest import tiny_config
+      from vst import main
+      runs = dict(one=dict(num_devices=1), data8=dict(),
+                  fsdp=dict(param_sharding="fsdp"),
+                  tp=dict(model=2, param_sharding="fsdp"))
+      out = {{}}
+      for name, mesh in runs.items():
+        c = tiny_config()
+        c.train.num_steps = 3
+        c.checkpoint.every_steps = 3
+        for k, v in mesh.items():
+          c.mesh[k] = v
+        wd = os.path.join({str(tmp_path)!r}, name)
+        main.run(c, wd)
+        with open(os.path.join(wd, "metrics.jsonl")) as f:
+          out[name] = [json.loads(l)["train/loss"] for l in f if "train/loss" in l]
+      print(json.dumps(out))
+  """)
+  env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8",
+             JAX_PLATFORMS="cpu")
+  proc = subprocess.run([sys.executable, "-c", script], env=env,
+                        capture_output=True, text=True, timeout=600)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  losses = json.loads(proc.stdout.strip().splitlines()[-1])
+  for name in ("data8", "fsdp", "tp"):
+    np.testing.assert_allclose(losses[name], losses["one"], rtol=1e-5, atol=1e-6)

@@ -1,0 +1,391 @@
+"""The one trainer: state, jitted steps over a mesh, checkpoints, evaluation.
+
+Nothing here knows which model runs: the model comes from the registry by
+`config.model.name`, the data from the dataset registry by `config.dataset.name`.
+
+Resume order: the latest checkpoint in WORKDIR if there is one, else a fresh
+initialisation from `config.train.seed`. Batches depend only on (seed, step)
+and dropout keys are folded from the step, so a resumed run continues exactly
+where the interrupted one would have been.
+"""
+
+import functools
+import json
+import os
+import time
+from typing import Any
+
+import flax
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from vst import checkpointing
+from vst import evaluate as evaluate_lib
+from vst import observe
+from vst import optim
+from vst import sharding as sharding_lib
+from vst.data import registry as data_registry
+from vst.errors import ConfigError
+from vst.models import registry as model_registry
+from vst.tools import flops as flops_lib
+
+
+class NonFiniteLossError(RuntimeError):
+  """The loss became NaN or inf; the last good checkpoint was kept."""
+
+
+@flax.struct.dataclass
+class TrainState:
+  step: jax.Array
+  params: Any
+  batch_stats: Any  # {} for models without BatchNorm.
+  opt_state: Any
+
+
+# ============================================================================
+# Model, inputs and state.
+# ============================================================================
+
+def input_spec(config, batch_size: int):
+  """ShapeDtypeStructs of a global batch's "inputs" (array or dict of arrays)."""
+  builder = data_registry.get_dataset(config.dataset.name)
+  per_example = builder.input_spec(config.dataset)
+  return jax.tree_util.tree_map(
+      lambda s: jax.ShapeDtypeStruct((batch_size,) + tuple(s), jnp.float32),
+      per_example, is_leaf=lambda x: isinstance(x, tuple))
+
+
+def build(config):
+  """(model, optimizer, schedule) from the config."""
+  model = model_registry.build_model(config.model, config.dataset.num_classes)
+  tx, schedule = optim.make_optimizer(config.train)
+  return model, tx, schedule
+
+
+def init_state(model: nn.Module, tx, inputs, rng) -> TrainState:
+  variables = model.init({"params": rng, "dropout": rng}, inputs, train=False)
+  params = variables["params"]
+  return TrainState(step=jnp.zeros((), jnp.int32), params=params,
+                    batch_stats=variables.get("batch_stats", {}),
+                    opt_state=tx.init(params))
+
+
+def _init_fn(config, model, tx):
+  spec = input_spec(config, 1)
+  dummy = jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), spec)
+  return functools.partial(init_state, model, tx, dummy)
+
+
+def abstract_state(config, model, tx) -> TrainState:
+  """The state's shapes and dtypes, without allocating it."""
+  return jax.eval_shape(_init_fn(config, model, tx), jax.random.key(0))
+
+
+def create_state(config, model, tx, shardings) -> TrainState:
+  """A freshly initialised TrainState, created directly with its shardings."""
+  init = _init_fn(config, model, tx)
+  return jax.jit(init, out_shardings=shardings)(jax.random.key(config.train.seed))
+
+
+def variables_of(state: TrainState) -> dict:
+  variables = {"params": state.params}
+  if state.batch_stats:
+    variables["batch_stats"] = state.batch_stats
+  return variables
+
+
+# ============================================================================
+# Steps.
+# ============================================================================
+
+def make_train_step(model: nn.Module, tx, schedule, config):
+  """train_step(state, batch, base_rng) -> (state, metrics), jitted by the caller."""
+  train = config.train
+  num_classes = config.dataset.num_classes
+  accum = int(train.grad_accum_steps)
+
+  def loss_fn(params, batch_stats, batch, rng):
+    variables = {"params": params}
+    mutable = False
+    if batch_stats:
+      variables["batch_stats"] = batch_stats
+      mutable = ["batch_stats"]
+    out = model.apply(variables, batch["inputs"], train=True,
+                      rngs={"dropout": rng}, mutable=mutable)
+    logits, updates = out if mutable else (out, {})
+    losses = optim.cross_entropy(logits, batch["label"], num_classes,
+                                 train.label_smoothing)
+    correct = jnp.argmax(logits, -1) == batch["label"]
+    new_stats = updates.get("batch_stats", batch_stats)
+    return losses.mean(), (new_stats, correct.mean())
+
+  grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+
+  def train_step(state: TrainState, batch, base_rng):
+    rng = jax.random.fold_in(base_rng, state.step)
+    if accum == 1:
+      (loss, (stats, acc)), grads = grad_fn(state.params, state.batch_stats,
+                                            batch, rng)
+    else:
+      # Micro-batches in a scan: memory of one micro-batch, the gradient of all.
+      micro = jax.tree_util.tree_map(
+          lambda x: x.reshape((accum, x.shape[0] // accum) + x.shape[1:]), batch)
+
+      def body(carry, xs):
+        grads, stats, loss, acc = carry
+        mb, i = xs
+        (l, (stats, a)), g = grad_fn(state.params, stats, mb,
+                                     jax.random.fold_in(rng, i))
+        grads = jax.tree_util.tree_map(jnp.add, grads, g)
+        return (grads, stats, loss + l, acc + a), None
+
+      zeros = jax.tree_util.tree_map(jnp.zeros_like, state.params)
+      (grads, stats, loss, acc), _ = jax.lax.scan(
+          body, (zeros, state.batch_stats, 0.0, 0.0), (micro, jnp.arange(accum)))
+      grads = jax.tree_util.tree_map(lambda g: g / accum, grads)
+      loss, acc = loss / accum, acc / accum
+    updates, opt_state = tx.update(grads, state.opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)
+    new_state = state.replace(step=state.step + 1, params=params,
+                              batch_stats=stats, opt_state=opt_state)
+    metrics = {"loss": loss, "train_accuracy": acc,
+               "grad_norm": optax.tree.norm(grads),
+               "learning_rate": schedule(state.step)}
+    return new_state, metrics
+
+  return train_step
+
+
+def make_eval_step(model: nn.Module):
+  def eval_step(state: TrainState, batch):
+    logits = model.apply(variables_of(state), batch["inputs"], train=False)
+    return logits.astype(jnp.float32)
+  return eval_step
+
+
+# ============================================================================
+# The loop.
+# ============================================================================
+
+def _host_batch_size(config) -> int:
+  return config.train.batch_size // jax.process_count()
+
+
+def _eval_batches(config, builder):
+  batch_size = config.eval.batch_size // jax.process_count()
+  batches = builder.eval(config.dataset, config.eval.split, batch_size,
+                         jax.process_index(), jax.process_count())
+  limit = int(config.eval.max_examples)
+  if not limit:
+    return batches
+  return _take_examples(batches, limit // jax.process_count())
+
+
+def _take_examples(batches, limit):
+  seen = 0
+  for batch in batches:
+    if seen >= limit:
+      return
+    seen += len(batch["label"])
+    yield batch
+
+
+def model_cost(config, model) -> tuple[int, float]:
+  """(params, GMACs per clip) of `model` at the config's input."""
+  spec = input_spec(config, 1)
+  return flops_lib.model_cost(model, spec)
+
+
+class Trainer:
+  """Holds everything one run needs; `train()` and `evaluate()` are the modes."""
+
+  def __init__(self, config, workdir: str):
+    self.config = config
+    self.workdir = workdir
+    self.mesh = sharding_lib.make_mesh(config.mesh)
+    self.model, self.tx, self.schedule = build(config)
+    self.dataset = data_registry.get_dataset(config.dataset.name)
+    self.ckpt = checkpointing.manager(workdir, config.checkpoint.every_steps,
+                                      config.checkpoint.keep)
+    replicated = sharding_lib.replicated(self.mesh)
+    batch_sharding = sharding_lib.batch_sharding(self.mesh)
+    self._abstract = abstract_state(config, self.model, self.tx)
+    self._state_shardings = sharding_lib.param_shardings(
+        self._abstract, self.mesh, config.mesh.param_sharding)
+    self.train_step = jax.jit(
+        make_train_step(self.model, self.tx, self.schedule, config),
+        in_shardings=(self._state_shardings, batch_sharding, replicated),
+        out_shardings=(self._state_shardings, replicated),
+        donate_argnums=(0,))
+    self.eval_step = jax.jit(
+        make_eval_step(self.model),
+        in_shardings=(self._state_shardings, batch_sharding),
+        out_shardings=batch_sharding)
+
+  # --------------------------------------------------------------------------
+  def restore_or_init(self):
+    """(state, data_state or None): resume → scratch."""
+    latest = self.ckpt.latest_step()
+    if latest is not None:
+      abstract = checkpointing.abstract_like(self._abstract, self._state_shardings)
+      try:
+        state, data_state = checkpointing.restore(self.ckpt, latest, abstract)
+      except ValueError as e:
+        raise ConfigError(
+            f"the checkpoint at step {latest} in {self.workdir}/checkpoints was "
+            f"written by a different model or optimizer than this config's "
+            f"({config_summary(self.config)}); resume with the config it was "
+            f"trained with or use a new --workdir. Orbax: "
+            f"{str(e).splitlines()[0]}") from e
+      observe.log(f"Resumed from checkpoint at step {latest}.")
+      return state, data_state
+    with jax.set_mesh(self.mesh):
+      state = create_state(self.config, self.model, self.tx,
+                           self._state_shardings)
+    return state, None
+
+  def evaluate(self, state) -> dict:
+    with jax.set_mesh(self.mesh):
+      return evaluate_lib.run(self.eval_step, state,
+                              _eval_batches(self.config, self.dataset),
+                              self.mesh, self.config.dataset.num_classes)
+
+  # --------------------------------------------------------------------------
+  def train(self) -> dict:
+    config, train_cfg = self.config, self.config.train
+    state, data_state = self.restore_or_init()
+    start_step = int(state.step)
+    train_iter = self.dataset.train(
+        config.dataset, _host_batch_size(config), train_cfg.seed,
+        jax.process_index(), jax.process_count())
+    if data_state is not None:
+      train_iter.restore(data_state)
+    base_rng = jax.random.key(train_cfg.seed + 1)
+    writer = observe.MetricWriter(self.workdir)
+    progress = observe.Progress(train_cfg.num_steps, start_step)
+    params, gmacs = model_cost(config, self.model)
+    observe.log(f"{config.model.name}/{config.model.variant}: "
+                f"{params / 1e6:.3f}M params, {gmacs:.3f} GMACs per clip, "
+                f"mesh {dict(self.mesh.shape)}")
+    window = []
+    timed_steps, timed_seconds = 0, 0.0
+    t_window = time.perf_counter()
+    last_good_step = start_step
+    loss = float("nan")
+    try:
+      for step in range(start_step + 1, train_cfg.num_steps + 1):
+        batch = sharding_lib.put_batch(next(train_iter), self.mesh)
+        with jax.set_mesh(self.mesh):
+          state, metrics = self.train_step(state, batch, base_rng)
+        window.append(metrics)
+        at_log = step % train_cfg.log_every_steps == 0 or step == train_cfg.num_steps
+        at_ckpt = (step % config.checkpoint.every_steps == 0 or
+                   step == train_cfg.num_steps)
+        at_eval = (train_cfg.eval_every_steps and
+                   step % train_cfg.eval_every_steps == 0 and
+                   step != train_cfg.num_steps)
+        if at_log or at_ckpt or at_eval:
+          host = jax.device_get(window)
+          _check_finite(host, step, last_good_step)
+          elapsed = time.perf_counter() - t_window
+          # The first window includes compilation; throughput skips it.
+          if step - len(window) > start_step:
+            timed_steps += len(window)
+            timed_seconds += elapsed
+          means = {k: float(np.mean([m[k] for m in host])) for k in host[0]}
+          loss = float(host[-1]["loss"])
+          means["steps_per_s"] = len(window) / elapsed
+          writer.write_scalars(step, {f"train/{k}": v for k, v in means.items()})
+          progress.update(step, loss=means["loss"])
+          window = []
+          if at_ckpt:
+            checkpointing.save(self.ckpt, step, state, train_iter.state(),
+                               config.to_dict(), force=step == train_cfg.num_steps)
+            last_good_step = step
+          if at_eval:
+            eval_metrics = self.evaluate(state)
+            self._write_eval(writer, step, eval_metrics)
+          t_window = time.perf_counter()
+    finally:
+      progress.close()
+      self.ckpt.wait_until_finished()
+    eval_metrics = self.evaluate(state)
+    self._write_eval(writer, int(state.step), eval_metrics)
+    writer.close()
+    batch = train_cfg.batch_size
+    summary = {
+        "step": int(state.step),
+        "loss": loss,
+        "num_classes": int(config.dataset.num_classes),
+        "params": int(params),
+        "gflops_per_clip": float(gmacs),
+        "train_clips_per_s": (timed_steps * batch / timed_seconds
+                              if timed_seconds else float("nan")),
+        **_scalar_metrics(eval_metrics),
+    }
+    self._write_summary(summary)
+    return summary
+
+  def evaluate_latest(self) -> dict:
+    latest = self.ckpt.latest_step()
+    if latest is None:
+      raise ConfigError(
+          f"--mode=eval needs a checkpoint in {self.workdir}/checkpoints; "
+          f"none found: train first with --mode=train")
+    state, _ = self.restore_or_init()
+    metrics = self.evaluate(state)
+    writer = observe.MetricWriter(self.workdir)
+    self._write_eval(writer, latest, metrics)
+    writer.close()
+    params, gmacs = model_cost(self.config, self.model)
+    summary = {"step": latest, "num_classes": int(self.config.dataset.num_classes),
+               "params": int(params), "gflops_per_clip": float(gmacs),
+               **_scalar_metrics(metrics)}
+    self._write_summary(summary, name="eval_summary.json")
+    return summary
+
+  # --------------------------------------------------------------------------
+  def _write_eval(self, writer, step, metrics):
+    writer.write_scalars(step, {f"eval/{k}": v for k, v in
+                                _scalar_metrics(metrics).items()})
+    observe.log(f"eval at step {step}: " + ", ".join(
+        f"{k}={v:.4f}" for k, v in _scalar_metrics(metrics).items()))
+
+  def _write_summary(self, summary, name="summary.json"):
+    if jax.process_index() == 0:
+      with open(os.path.join(self.workdir, name), "w") as f:
+        json.dump(summary, f, indent=2)
+
+
+def _check_finite(window: list[dict], step: int, last_good_step: int) -> None:
+  """Raises NonFiniteLossError if any step in `window` had a non-finite loss or
+  gradient: a non-finite gradient would already have poisoned the parameters
+  that the next checkpoint would save."""
+  first = step - len(window) + 1
+  for offset, metrics in enumerate(window):
+    for key in ("loss", "grad_norm"):
+      if not np.isfinite(metrics[key]):
+        raise NonFiniteLossError(
+            f"{key} became {float(metrics[key])} at step {first + offset}; "
+            f"stopped without saving: the last good checkpoint is step "
+            f"{last_good_step}. Lower train.learning_rate or set "
+            f"train.grad_clip_norm.")
+
+
+def config_summary(config) -> str:
+  return (f"model {config.model.name}/{config.model.variant}, "
+          f"optimizer {config.train.optimizer}")
+
+
+def _scalar_metrics(metrics: dict) -> dict:
+  """The scalar eval metrics, with the eval loss renamed so that a summary's
+  `loss` stays the last training loss."""
+  out = {}
+  for key, value in metrics.items():
+    if np.ndim(value) == 0:
+      value = int(value) if isinstance(value, (int, np.integer)) else float(value)
+      out["eval_loss" if key == "loss" else key] = value
+  return out

@@ -1,0 +1,82 @@
+"""Start-up checks: every bad value stops the run with one line naming the field.
+
+These run before anything is compiled or read, so a typo costs seconds, not a
+queued job on a pod.
+"""
+
+import os
+import tempfile
+
+import jax
+
+from vst import optim
+from vst import sharding as sharding_lib
+from vst.data import registry as data_registry
+from vst.errors import ConfigError
+from vst.models import registry as model_registry
+
+REQUIRED_SECTIONS = ("model", "dataset", "train", "eval", "mesh", "checkpoint")
+
+
+def _positive(field: str, value, allow_zero: bool = False) -> None:
+  ok = isinstance(value, int) and (value >= 0 if allow_zero else value > 0)
+  if not ok:
+    bound = ">= 0" if allow_zero else ">= 1"
+    raise ConfigError(f"{field}={value!r} must be an integer {bound}")
+
+
+def check_config(config) -> None:
+  for section in REQUIRED_SECTIONS:
+    if section not in config:
+      raise ConfigError(f"config has no '{section}' section; a config needs "
+                        f"{', '.join(REQUIRED_SECTIONS)} (start from "
+                        f"vst.config_base.base_config())")
+  train, dataset = config.train, config.dataset
+  for field in ("num_frames", "crop_size", "num_classes"):
+    _positive(f"dataset.{field}", dataset[field])
+  for field in ("num_steps", "batch_size", "grad_accum_steps", "log_every_steps"):
+    _positive(f"train.{field}", train[field])
+  _positive("train.eval_every_steps", train.eval_every_steps, allow_zero=True)
+  _positive("eval.batch_size", config.eval.batch_size)
+  _positive("checkpoint.every_steps", config.checkpoint.every_steps)
+  _positive("checkpoint.keep", config.checkpoint.keep)
+  if not 0.0 <= train.label_smoothing < 1.0:
+    raise ConfigError(
+        f"train.label_smoothing={train.label_smoothing} must be in [0, 1)")
+
+  builder = data_registry.get_dataset(dataset.name)
+  builder.validate(dataset)
+  model = model_registry.build_model(config.model, dataset.num_classes)
+  spec = builder.input_spec(dataset)
+  if isinstance(spec, tuple):
+    model_registry.check_input_shape(model, spec)
+  optim.make_optimizer(train)
+
+  mesh = sharding_lib.make_mesh(config.mesh)
+  data_size = mesh.shape["data"]
+  per_step = train.batch_size // train.grad_accum_steps
+  if train.batch_size % train.grad_accum_steps:
+    raise ConfigError(
+        f"train.batch_size={train.batch_size} is not divisible by "
+        f"train.grad_accum_steps={train.grad_accum_steps}")
+  if per_step % data_size or train.batch_size % jax.process_count():
+    raise ConfigError(
+        f"train.batch_size={train.batch_size} (÷ grad_accum_steps="
+        f"{train.grad_accum_steps}) must be divisible by the mesh's data axis "
+        f"({data_size} devices) and the {jax.process_count()} processes")
+  if config.eval.batch_size % data_size:
+    raise ConfigError(
+        f"eval.batch_size={config.eval.batch_size} must be divisible by the "
+        f"mesh's data axis ({data_size} devices)")
+
+
+def check_workdir(workdir: str) -> None:
+  if not workdir:
+    raise ConfigError("--workdir is required: the directory for checkpoints, "
+                      "TensorBoard events and summary.json")
+  try:
+    os.makedirs(workdir, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=workdir):
+      pass
+  except OSError as e:
+    raise ConfigError(f"--workdir={workdir} is not writable: {e.strerror}") from e

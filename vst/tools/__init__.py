@@ -1,0 +1,1 @@
+"""Tools around the models: FLOPs and params counting, the model table."""

@@ -1,0 +1,203 @@
+"""Measured parameters and GMACs of every published model, beside the papers'.
+
+  python -m vst.tools.model_table [--markdown] [--json PATH] \
+      [--names vivit,single_frame] [--published PATH]
+
+Each row of `published.json` (beside this file) is built through the model
+registry and measured with `flops.model_cost` (eval_shape and make_jaxpr only,
+so even ViViT-L on 3136 tokens takes seconds). Rows whose model is not
+registered yet are listed as such.
+
+published.json is a list of rows, one per published (model, variant, input):
+
+  name              registry name, e.g. "vivit".
+  variant           a key of that model's VARIANTS, e.g. "B/16x2".
+  overrides         further `config.model` fields, e.g.
+                    {"vivit_model": "factorised_encoder"}; {} if none.
+  input             [T, H, W] of one view.
+  in_channels       C of the input (3 for RGB, 2·L for a flow stack).
+  num_classes       classifier size the published count includes
+                    (400 K400, 101 UCF101, 487 Sports-1M).
+  published_params  absolute parameter count, e.g. 88.9e6; null if n/p.
+  published_gflops  GMACs (the papers' "GFLOPs") per view; null if n/p.
+  source            REFERENCE.md's tag for the numbers: "L" paper via lecture,
+                    "R" official repo, "S" secondary, "C" computed, "M"
+                    unverified; "P/G" when params and GFLOPs differ, e.g. "C/L".
+  note              free text: which paper row, caveats, other counts.
+"""
+
+import argparse
+import importlib
+import json
+import pathlib
+import sys
+from typing import Any, Sequence
+
+from vst.errors import ConfigError
+from vst.models import registry
+from vst.tools import flops
+
+PUBLISHED_PATH = pathlib.Path(__file__).with_name("published.json")
+
+NOT_REGISTERED = "not registered"
+
+
+def load_rows(path=PUBLISHED_PATH) -> list[dict[str, Any]]:
+  with open(path) as f:
+    return json.load(f)
+
+
+def registered_models() -> tuple[set[str], dict[str, str]]:
+  """Registered model names, and {model module: error} for those that fail.
+
+  Each model file is imported on its own, so one that is missing or broken
+  (a model still being written) costs only its own rows.
+  """
+  failures = {}
+  for module in registry.MODEL_MODULES:
+    try:
+      importlib.import_module(module)
+    except Exception as e:  # pylint: disable=broad-except
+      failures[module] = f"{type(e).__name__}: {e}"
+  try:
+    names = registry.list_models()
+  except Exception:  # pylint: disable=broad-except
+    # The registry retried the failed imports above and marked itself loaded;
+    # everything that imports is registered by now.
+    names = registry.list_models()
+  return set(names), failures
+
+
+def _rel_err(measured, published):
+  if measured is None or not published:
+    return None
+  return (measured - published) / published
+
+
+def measure_row(row: dict[str, Any], registered: set[str]) -> dict[str, Any]:
+  """`row` with params, gflops_per_clip, their relative errors and a status."""
+  result = {
+      "name": row["name"],
+      "variant": row["variant"],
+      "overrides": row.get("overrides", {}),
+      "input": list(row["input"]),
+      "params": None,
+      "gflops_per_clip": None,
+      "published_params": row.get("published_params"),
+      "published_gflops": row.get("published_gflops"),
+      "source": row.get("source"),
+      "note": row.get("note", ""),
+      "status": "ok",
+  }
+  if row["name"] not in registered:
+    result["status"] = NOT_REGISTERED
+  else:
+    shape = tuple(row["input"]) + (row.get("in_channels", 3),)
+    try:
+      model = registry.build_model(
+          {"name": row["name"], "variant": row["variant"],
+           **result["overrides"]}, row["num_classes"])
+      registry.check_input_shape(model, shape)
+      params, gmacs = flops.model_cost(model, (1,) + shape)
+      result["params"], result["gflops_per_clip"] = params, gmacs
+    except ConfigError as e:
+      result["status"] = f"config error: {e}"
+    except Exception as e:  # pylint: disable=broad-except
+      # One broken model must not hide the other rows.
+      result["status"] = f"error: {type(e).__name__}: {e}"
+  result["params_rel_err"] = _rel_err(result["params"],
+                                      result["published_params"])
+  result["gflops_rel_err"] = _rel_err(result["gflops_per_clip"],
+                                      result["published_gflops"])
+  return result
+
+
+def build_table(rows: Sequence[dict[str, Any]],
+                names: Sequence[str] | None = None) -> list[dict[str, Any]]:
+  """Measured rows, for models in `names` only if given."""
+  registered, _ = registered_models()
+  return [measure_row(row, registered) for row in rows
+          if not names or row["name"] in names]
+
+
+# ============================================================================
+# Formatting.
+# ============================================================================
+
+COLUMNS = ("model", "input", "params M", "pub M", "Δ params", "GMACs", "pub G",
+           "Δ GMACs", "src", "status")
+
+
+def _number(value, scale=1.0) -> str:
+  return "n/p" if value is None else f"{value / scale:.2f}"
+
+
+def _percent(value) -> str:
+  return "" if value is None else f"{100 * value:+.1f}%"
+
+
+def _cells(result: dict[str, Any]) -> list[str]:
+  model = f"{result['name']} {result['variant']}"
+  if result["overrides"]:
+    model += " " + ",".join(f"{k}={v}" for k, v in result["overrides"].items())
+  measured = result["status"] == "ok"
+  return [
+      model,
+      "×".join(map(str, result["input"])),
+      _number(result["params"], 1e6) if measured else "",
+      _number(result["published_params"], 1e6),
+      _percent(result["params_rel_err"]),
+      _number(result["gflops_per_clip"]) if measured else "",
+      _number(result["published_gflops"]),
+      _percent(result["gflops_rel_err"]),
+      result["source"] or "",
+      result["status"],
+  ]
+
+
+def format_text(results: Sequence[dict[str, Any]]) -> str:
+  table = [list(COLUMNS)] + [_cells(r) for r in results]
+  widths = [max(len(row[i]) for row in table) for i in range(len(COLUMNS))]
+  lines = []
+  for row in table:
+    # Text columns align left, numbers right.
+    cells = [c.ljust(w) if i in (0, 1, 8, 9) else c.rjust(w)
+             for i, (c, w) in enumerate(zip(row, widths))]
+    lines.append("  ".join(cells).rstrip())
+  return "\n".join(lines)
+
+
+def format_markdown(results: Sequence[dict[str, Any]]) -> str:
+  lines = ["| " + " | ".join(COLUMNS) + " |",
+           "|" + "---|" * len(COLUMNS)]
+  lines += ["| " + " | ".join(_cells(r)) + " |" for r in results]
+  return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+  parser = argparse.ArgumentParser(
+      prog="python -m vst.tools.model_table",
+      description="Measured params and GMACs beside the published ones.")
+  parser.add_argument("--json", help="also write the rows to this JSON file")
+  parser.add_argument("--markdown", action="store_true",
+                      help="print a markdown table")
+  parser.add_argument("--names", default="",
+                      help="comma-separated model names (default: all)")
+  parser.add_argument("--published", default=str(PUBLISHED_PATH),
+                      help="the published-numbers file")
+  args = parser.parse_args(argv)
+
+  names = [n for n in args.names.split(",") if n]
+  results = build_table(load_rows(args.published), names)
+  print(format_markdown(results) if args.markdown else format_text(results))
+  for module, error in registered_models()[1].items():
+    print(f"note: {module} could not be imported ({error})", file=sys.stderr)
+  if args.json:
+    with open(args.json, "w") as f:
+      json.dump(results, f, indent=2)
+  failed = [r for r in results if r["status"] not in ("ok", NOT_REGISTERED)]
+  return 1 if failed else 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())

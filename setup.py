@@ -12,7 +12,7 @@ setuptools.setup(
     version="0.1.0",
     description="Video recognition models in JAX/Flax, compared on equal terms.",
     packages=setuptools.find_packages(include=["vst", "vst.*"]),
-    package_data={"vst.tools": ["published.json"]},
+    package_data={"vst.tools": ["published/*.json"]},
     python_requires=">=3.11",
     install_requires=[
         "jax>=0.10,<0.11",

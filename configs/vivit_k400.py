@@ -11,14 +11,14 @@ weight decay; test on 4 clips × 3 crops.
 """
 
 from vst.config_base import base_config
+from vst.models.registry import model_config
 
 KINETICS_400_TRAIN_SIZE = 214834  # As released; shrinks as videos vanish.
 
 
 def get_config():
   c = base_config()
-  c.model.name = "vivit"
-  c.model.variant = "B/16x2"
+  c.model = model_config("vivit", "B/16x2")
   c.model.vivit_model = "factorised_encoder"
   c.dataset.name = "kinetics400"
   c.dataset.data_dir = ""

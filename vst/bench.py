@@ -13,13 +13,14 @@ it times the reference at the same shape and prints our/their speed ratio.
 """
 
 import json
-import statistics
 import sys
 import time
 
 from absl import app
 from absl import flags
 from ml_collections import config_flags
+
+from vst import timing
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "configs/*.py file.",
                                           lock_config=True)
@@ -29,25 +30,13 @@ _REFERENCE = flags.DEFINE_bool("reference", True,
                                "Time the PyTorch reference when there is one.")
 
 
-def median_seconds(fn, runs: int, warmup: int = 2) -> float:
-  """Median wall time of `fn()` (which must block until done)."""
-  for _ in range(warmup):
-    fn()
-  times = []
-  for _ in range(runs):
-    t0 = time.perf_counter()
-    fn()
-    times.append(time.perf_counter() - t0)
-  return statistics.median(times)
-
-
 def matmul_peak_flops(runs: int = 5, n: int = 2048) -> float:
   """Measured float32 FLOP/s of one large square matmul on the default device."""
   import jax  # pylint: disable=g-import-not-at-top
   import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
   a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
   f = jax.jit(lambda x: x @ x)
-  seconds = median_seconds(lambda: f(a).block_until_ready(), runs)
+  seconds = timing.median_seconds(lambda: f(a).block_until_ready(), runs)
   return 2 * n**3 / seconds
 
 
@@ -85,7 +74,7 @@ def bench(config, runs: int = 5, reference: bool = True) -> dict:
   labels = jnp.zeros((batch_size,), jnp.int32)
   batch = jax.device_put({"inputs": inputs, "label": labels}, batch_sharding)
 
-  with mesh:
+  with jax.set_mesh(mesh):
     state = train_lib.create_state(config, model, tx, shardings)
     train_step = train_lib.make_train_step(model, tx, schedule, config)
     step_jit = jax.jit(train_step,
@@ -98,9 +87,9 @@ def bench(config, runs: int = 5, reference: bool = True) -> dict:
                   in_shardings=(shardings, batch_sharding))
     compiled_fwd = fwd.lower(state, batch).compile()
 
-    train_s = median_seconds(
+    train_s = timing.median_seconds(
         lambda: jax.block_until_ready(compiled_train(state, batch, rng)), runs)
-    fwd_s = median_seconds(
+    fwd_s = timing.median_seconds(
         lambda: jax.block_until_ready(compiled_fwd(state, batch)), runs)
 
   step_macs = flops_lib.count_macs(train_step, state, batch, rng)

@@ -7,6 +7,8 @@ default, so a config file only states what differs and a typo in an override
 
 import ml_collections
 
+from vst.models import registry as model_registry
+
 
 def base_config() -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
@@ -14,8 +16,8 @@ def base_config() -> ml_collections.ConfigDict:
   c.model = ml_collections.ConfigDict()
   c.model.name = ""
   c.model.variant = ""
-  # Extra model fields (attention pattern, dropout, dtype, remat, ...) are added
-  # by each config; the registry checks them against the Module's fields.
+  # A config replaces this section with `model_registry.model_config(name,
+  # variant)`, which lists every field of the Module so each can be overridden.
 
   c.dataset = ml_collections.ConfigDict()
   c.dataset.name = "synthetic_motion"
@@ -73,8 +75,7 @@ def synthetic_config(model_name: str, variant: str) -> ml_collections.ConfigDict
   only what its model needs.
   """
   c = base_config()
-  c.model.name = model_name
-  c.model.variant = variant
+  c.model = model_registry.model_config(model_name, variant)
   c.dataset.name = "synthetic_motion"
   c.dataset.num_frames = 8
   c.dataset.crop_size = 32

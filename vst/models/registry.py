@@ -11,18 +11,29 @@ and everything else (trainer, bench, model table, tests) builds models only via
 
 import dataclasses
 import importlib
+import pkgutil
 from typing import Any, Mapping
 
 import flax.linen as nn
+import ml_collections
+from ml_collections import config_dict
 
 from vst.errors import ConfigError, check_choice
 
-# Model files imported on first use of the registry. A new model file adds its
-# module name here; nothing else in vst needs to know about it.
-MODEL_MODULES = (
-    "vst.models.single_frame",
-    "vst.models.vivit",
-)
+# Every module of the `vst.models` package is a model file that registers
+# itself on import, so adding a model is adding a file: nothing else in vst
+# needs to know about it (and two new models never edit one shared list).
+_NOT_MODEL_MODULES = ("registry",)
+
+
+def model_modules() -> list[str]:
+  """Names of the model files, `vst.models.<file>`, sorted."""
+  package = importlib.import_module("vst.models")
+  return sorted(
+      f"vst.models.{info.name}" for info in pkgutil.iter_modules(package.__path__)
+      if not info.ispkg and not info.name.startswith("_")
+      and info.name not in _NOT_MODEL_MODULES)
+
 
 # Config fields of `config.model` that are not constructor arguments.
 _NON_MODULE_FIELDS = ("name", "variant")
@@ -52,7 +63,7 @@ def _load_all():
   global _loaded
   if not _loaded:
     _loaded = True
-    for module in MODEL_MODULES:
+    for module in model_modules():
       importlib.import_module(module)
 
 
@@ -75,7 +86,8 @@ def module_kwargs(model_config: Mapping[str, Any], num_classes: int) -> dict[str
   kwargs = dict(entry.variants[variant])
   valid = entry.field_names()
   for key, value in model_config.items():
-    if key in _NON_MODULE_FIELDS:
+    # None is a `model_config` placeholder: the variant's value stands.
+    if key in _NON_MODULE_FIELDS or value is None:
       continue
     if key not in valid:
       raise ConfigError(
@@ -84,6 +96,30 @@ def module_kwargs(model_config: Mapping[str, Any], num_classes: int) -> dict[str
     kwargs[key] = value
   kwargs["num_classes"] = num_classes
   return kwargs
+
+
+def model_config(name: str, variant: str) -> ml_collections.ConfigDict:
+  """`config.model` for `name`/`variant`, listing every field of the Module.
+
+  Configs are locked, so only listed fields can be overridden from the command
+  line; listing them all makes `--config.model.<any field>=...` work and shows
+  a config's reader every knob. Fields the variant sets are typed placeholders
+  left at None ("the variant's value"), so that `--config.model.variant=L/16x2`
+  still changes the architecture; the others hold the Module's defaults.
+  """
+  entry = get_entry(name)
+  check_choice(f"model.variant (for {name})", variant, entry.variants)
+  preset = entry.variants[variant]
+  c = ml_collections.ConfigDict()
+  c.name, c.variant = name, variant
+  for field in dataclasses.fields(entry.module_cls):
+    if field.name in ("parent", "name", "num_classes"):
+      continue
+    if field.name in preset:
+      c[field.name] = config_dict.placeholder(type(preset[field.name]))
+    elif field.default is not dataclasses.MISSING:
+      c[field.name] = field.default
+  return c
 
 
 def build_model(model_config: Mapping[str, Any], num_classes: int) -> nn.Module:

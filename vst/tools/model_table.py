@@ -3,12 +3,12 @@
   python -m vst.tools.model_table [--markdown] [--json PATH] \
       [--names vivit,single_frame] [--published PATH]
 
-Each row of `published.json` (beside this file) is built through the model
+Each row of `published/*.json` (beside this file, one file per model) is built through the model
 registry and measured with `flops.model_cost` (eval_shape and make_jaxpr only,
 so even ViViT-L on 3136 tokens takes seconds). Rows whose model is not
 registered yet are listed as such.
 
-published.json is a list of rows, one per published (model, variant, input):
+A published file is a list of rows, one per published (model, variant, input):
 
   name              registry name, e.g. "vivit".
   variant           a key of that model's VARIANTS, e.g. "B/16x2".
@@ -37,14 +37,21 @@ from vst.errors import ConfigError
 from vst.models import registry
 from vst.tools import flops
 
-PUBLISHED_PATH = pathlib.Path(__file__).with_name("published.json")
+# One file per model family, `published/<name>.json`, each a list of rows.
+PUBLISHED_PATH = pathlib.Path(__file__).with_name("published")
 
 NOT_REGISTERED = "not registered"
 
 
 def load_rows(path=PUBLISHED_PATH) -> list[dict[str, Any]]:
-  with open(path) as f:
-    return json.load(f)
+  """The rows of a published-numbers file, or of every `*.json` in a folder."""
+  path = pathlib.Path(path)
+  files = sorted(path.glob("*.json")) if path.is_dir() else [path]
+  rows = []
+  for file in files:
+    with open(file) as f:
+      rows.extend(json.load(f))
+  return rows
 
 
 def registered_models() -> tuple[set[str], dict[str, str]]:
@@ -54,7 +61,7 @@ def registered_models() -> tuple[set[str], dict[str, str]]:
   (a model still being written) costs only its own rows.
   """
   failures = {}
-  for module in registry.MODEL_MODULES:
+  for module in registry.model_modules():
     try:
       importlib.import_module(module)
     except Exception as e:  # pylint: disable=broad-except

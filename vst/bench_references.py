@@ -1,0 +1,80 @@
+"""PyTorch reference implementations timed by `vst.bench` at the same shape.
+
+A reference is registered per model name as a function
+`(config, model_kwargs) -> torch.nn.Module | None` taking channels-first clips
+[B, T, C, H, W] or [B, C, T, H, W] (said by `layout`). None means the config
+has no counterpart there (e.g. a ViViT model HF does not implement).
+
+References live next to the weight converter of the same implementation
+(`vst/models/convert/*.py`, decorated with `@bench_references.register`),
+which already knows how its config maps to ours; they import torch lazily.
+"""
+
+import importlib
+import importlib.util
+import pkgutil
+from typing import Callable
+
+from vst import timing
+from vst.models import registry as model_registry
+
+_REFERENCES: dict[str, tuple[Callable, str]] = {}
+
+
+def register(name: str, layout: str):
+  def wrap(fn):
+    _REFERENCES[name] = (fn, layout)
+    return fn
+  return wrap
+
+
+def _load_converters() -> None:
+  package = importlib.import_module("vst.models.convert")
+  for info in pkgutil.iter_modules(package.__path__):
+    importlib.import_module(f"vst.models.convert.{info.name}")
+
+
+def run(config, batch_size: int, runs: int) -> dict:
+  """{"reference", "ref_fwd_clips_per_s", "ref_train_clips_per_s"}, or {} when
+  torch or a reference for this config is missing."""
+  _load_converters()
+  name = config.model.name
+  if name not in _REFERENCES or importlib.util.find_spec("torch") is None:
+    return {}
+  import torch  # pylint: disable=g-import-not-at-top
+  build, layout = _REFERENCES[name]
+  kwargs = model_registry.module_kwargs(config.model, config.dataset.num_classes)
+  module = build(config, kwargs)
+  if module is None:
+    return {}
+  device = "cuda" if torch.cuda.is_available() else "cpu"
+  module = module.to(device)
+  t, s = int(config.dataset.num_frames), int(config.dataset.crop_size)
+  shape = (batch_size, t, 3, s, s) if layout == "BTCHW" else (batch_size, 3, t, s, s)
+  x = torch.randn(*shape, device=device)
+  y = torch.zeros(batch_size, dtype=torch.long, device=device)
+  sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+
+  def logits_of(out):
+    return out.logits if hasattr(out, "logits") else out
+
+  module.eval()
+  def forward():
+    with torch.no_grad():
+      logits_of(module(x))
+    sync()
+  fwd_s = timing.median_seconds(forward, runs)
+
+  module.train()
+  opt = torch.optim.AdamW(module.parameters(), lr=1e-4)
+  def train_step():
+    opt.zero_grad(set_to_none=True)
+    loss = torch.nn.functional.cross_entropy(logits_of(module(x)), y)
+    loss.backward()
+    opt.step()
+    sync()
+  train_s = timing.median_seconds(train_step, runs)
+  return {"reference": f"{type(module).__module__}.{type(module).__name__}",
+          "ref_device": device,
+          "ref_fwd_clips_per_s": batch_size / fwd_s,
+          "ref_train_clips_per_s": batch_size / train_s}

@@ -1,0 +1,119 @@
+"""Tubelet embedding and learned position embeddings of a video token grid.
+
+A tubelet embedding is a 3D conv with kernel = stride = (t, p, p): clips
+`[B, T, H, W, C]` become tokens `[B, T/t, H/p, W/p, D]`. ViViT initialises it
+from a 2D patch embedding (Arnab et al. 2021, Sec. 3.4) in one of two ways,
+written here as functions from a 2D kernel to a 3D one so that the same code
+serves random initialisation and 2D-checkpoint surgery:
+
+  central_frame     the 2D kernel at the middle temporal index, zeros elsewhere:
+                    at initialisation each token sees one frame, like ViT.
+  filter_inflation  the 2D kernel repeated over time and divided by t (I3D):
+                    on a video of identical frames it gives the 2D output.
+"""
+
+import math
+from typing import Callable
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from vst.errors import check_choice
+
+
+def central_frame(kernel_2d: jax.Array, time: int) -> jax.Array:
+  """[p, p, C, D] -> [t, p, p, C, D], nonzero only at index t // 2."""
+  kernel = jnp.zeros((time,) + kernel_2d.shape, kernel_2d.dtype)
+  return kernel.at[time // 2].set(kernel_2d)
+
+
+def filter_inflation(kernel_2d: jax.Array, time: int) -> jax.Array:
+  """[p, p, C, D] -> [t, p, p, C, D], the 2D kernel / t at every index."""
+  return jnp.broadcast_to(kernel_2d / time, (time,) + kernel_2d.shape)
+
+
+# How a 3D tubelet kernel is made from a 2D one, by `tubelet_kernel_init`.
+INFLATIONS: dict[str, Callable[[jax.Array, int], jax.Array]] = {
+    "central_frame": central_frame,
+    "filter_inflation": filter_inflation,
+}
+
+
+def tubelet_kernel_init(method: str) -> nn.initializers.Initializer:
+  """A [t, p, p, C, D] initialiser: "random", or an `INFLATIONS` name.
+
+  "random" is LeCun normal over the whole tubelet. The inflations draw a LeCun
+  normal 2D kernel (fan-in p·p·C, what a single frame sees) and lift it.
+  """
+  check_choice("model.tubelet_init", method, ["random", *INFLATIONS])
+  lecun = nn.initializers.lecun_normal()
+  if method == "random":
+    return lecun
+
+  def init(key, shape, dtype=jnp.float32):
+    return INFLATIONS[method](lecun(key, shape[1:], dtype), shape[0])
+
+  return init
+
+
+def tubelet_embedding(features: int, tubelet_size: tuple[int, int, int],
+                      kernel_init: str = "central_frame",
+                      dtype: str = "float32", name: str | None = None
+                      ) -> nn.Conv:
+  """The conv taking [B, T, H, W, C] clips to [B, T/t, H/p_h, W/p_w, D] tokens.
+
+  A plain `nn.Conv`, so its parameters are `<name>/kernel` [t, p_h, p_w, C, D]
+  and `<name>/bias` [D], ready for checkpoint surgery.
+
+  Args:
+    features: D.
+    tubelet_size: (t, p_h, p_w), the kernel and the stride.
+    kernel_init: "central_frame", "filter_inflation" or "random".
+    dtype: compute dtype.
+    name: the module name.
+  """
+  size = tuple(tubelet_size)
+  return nn.Conv(features, size, strides=size, padding="VALID",
+                 dtype=jnp.dtype(dtype),
+                 kernel_init=tubelet_kernel_init(kernel_init), name=name)
+
+
+class PositionEmbedding(nn.Module):
+  """Learned position embeddings added to every grid token and class token.
+
+  The table `pos_embedding` is grid-shaped [T, H, W, D] (sized by the first
+  call), so it resizes to another grid with `resize_position_embedding`. The
+  class token gets its own `cls_pos_embedding` [D], as in Scenic and HF, where
+  the CLS position is the first row of one table; it is redundant with the
+  learned class token itself but keeps checkpoints and parameter counts equal.
+  """
+
+  @nn.compact
+  def __call__(self, grid: jax.Array, cls: jax.Array | None = None
+               ) -> tuple[jax.Array, jax.Array | None]:
+    """(grid [B, T, H, W, D], cls [B, D] | None) -> the same, plus positions."""
+    init = nn.initializers.normal(stddev=0.02)  # BERT's, as Scenic's ViT.
+    table = self.param("pos_embedding", init, grid.shape[1:])
+    grid = grid + table.astype(grid.dtype)
+    if cls is not None:
+      cls = cls + self.param("cls_pos_embedding", init,
+                             cls.shape[1:]).astype(cls.dtype)
+    return grid, cls
+
+
+def resize_position_embedding(table: jax.Array, grid_shape: tuple[int, ...],
+                              method: str = "linear") -> jax.Array:
+  """A [T, H, W, D] position table interpolated to [T', H', W', D].
+
+  For fine-tuning at another resolution or clip length; `method` is any
+  `jax.image.resize` method ("linear", "cubic", "nearest", ...). The
+  interpolation uses half-pixel centres, so each new position samples the old
+  table where its token's centre falls.
+  """
+  grid_shape = tuple(grid_shape)
+  if grid_shape == table.shape[:-1]:
+    return table
+  if math.prod(grid_shape) == 0:
+    raise ValueError(f"cannot resize a position table to grid {grid_shape}")
+  return jax.image.resize(table, grid_shape + table.shape[-1:], method)

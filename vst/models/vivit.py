@@ -1,0 +1,243 @@
+"""ViViT (Arnab et al. 2021): a video transformer and its four factorisations.
+
+A clip [B, T, H, W, C] is cut into t×p×p tubelets by a 3D conv, giving a token
+grid [B, T', H', W', D] (T' = T/t, H' = H/p, W' = W/p). The `vivit_model`
+field picks how the grid is encoded:
+
+  spatio_temporal            Model 1. One encoder, joint attention over all
+                             T'·H'·W' tokens and a CLS token.
+  factorised_encoder         Model 2. A spatial encoder on each time index (its
+                             own CLS per frame), then a temporal encoder of
+                             `temporal_layers` over the T' frame CLS outputs
+                             and a temporal CLS.
+  factorised_self_attention  Model 3. One encoder whose blocks do spatial MSA,
+                             then temporal MSA, then the MLP, each with its own
+                             LayerNorm and residual. No CLS token ("gap"), as
+                             in the paper, to keep the grid reshapes clean.
+  factorised_dot_product     Model 4. One encoder; half the heads attend in
+                             time, half in space. "gap" as in Scenic.
+  avg_pool                   Baseline. The spatial encoder of model 2, then a
+                             mean over time.
+
+Models 1, 3 and 4 differ only in their attention pattern, so `attention` can
+override it with any name in `vst.layers.attention.pattern_names()`.
+
+Parameter names follow Scenic where they can: `tubelet_embed`, `cls`,
+`posembed_input`, `transformer/encoderblock_{i}/...`, `transformer/encoder_norm`
+(with a `spatial_` / `temporal_` prefix in models 2 and avg_pool), `head`.
+"""
+
+import dataclasses
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from vst.errors import ConfigError, check_choice
+from vst.layers import attention as attention_lib
+from vst.layers import embed
+from vst.layers import transformer
+from vst.models.registry import register
+
+_VIT_SIZES = {  # (hidden_size, num_layers, num_heads, mlp_dim) of ViT-*.
+    "Ti": (192, 12, 3, 768),
+    "S": (384, 12, 6, 1536),
+    "B": (768, 12, 12, 3072),
+    "L": (1024, 24, 16, 4096),
+    "H": (1280, 32, 16, 5120),
+}
+
+
+def _variant(size: str, patch: int, time: int) -> dict:
+  hidden_size, num_layers, num_heads, mlp_dim = _VIT_SIZES[size]
+  return dict(hidden_size=hidden_size, num_layers=num_layers,
+              num_heads=num_heads, mlp_dim=mlp_dim,
+              tubelet_size=(time, patch, patch))
+
+
+VARIANTS = {
+    "Ti/16x2": _variant("Ti", 16, 2),
+    "S/16x2": _variant("S", 16, 2),
+    "B/16x2": _variant("B", 16, 2),
+    "L/16x2": _variant("L", 16, 2),
+    "H/14x2": _variant("H", 14, 2),
+    # For 8×32×32 synthetic clips on a CPU: a 4×4×4 token grid, ~0.2M params.
+    "tiny": dict(hidden_size=64, num_layers=4, num_heads=4, mlp_dim=256,
+                 tubelet_size=(2, 8, 8)),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class _Layout:
+  """What a `vivit_model` name builds.
+
+  Attributes:
+    attention: the pattern of a single encoder over the whole grid; "" for the
+      per-frame spatial encoder of models 2 and avg_pool.
+    temporal: for per-frame models, how frames combine: "encoder" or "mean".
+    classifier: the paper's pooling, used when the `classifier` field is "".
+  """
+  attention: str = ""
+  temporal: str = ""
+  classifier: str = "token"
+
+
+VIVIT_MODELS = {
+    "spatio_temporal": _Layout(attention="joint"),
+    "factorised_encoder": _Layout(temporal="encoder"),
+    "factorised_self_attention": _Layout(attention="factorized_self",
+                                         classifier="gap"),
+    "factorised_dot_product": _Layout(attention="factorized_dot",
+                                      classifier="gap"),
+    "avg_pool": _Layout(temporal="mean"),
+}
+
+CLASSIFIERS = ("token", "gap")
+HEAD_INITS = {"zeros": nn.initializers.zeros,
+              "lecun_normal": nn.initializers.lecun_normal()}
+
+
+class ViViT(nn.Module):
+  """Video Vision Transformer.
+
+  Attributes:
+    num_classes: size of the classifier.
+    hidden_size: token width D.
+    num_layers: depth of the (spatial) encoder.
+    num_heads: attention heads.
+    mlp_dim: MLP hidden width.
+    tubelet_size: (t, p_h, p_w) of the tubelet embedding.
+    vivit_model: a key of `VIVIT_MODELS`.
+    attention: for models 1, 3, 4: a pattern name replacing the model's own
+      ("" keeps it).
+    classifier: "token" (CLS token) or "gap" (mean of the grid tokens); ""
+      takes the paper's choice for `vivit_model`.
+    temporal_layers: depth of model 2's temporal encoder.
+    dropout_rate: dropout after position embeddings and in every block.
+    drop_path_rate: stochastic depth of the last block; linear from 0.
+    layer_norm_eps: LayerNorm epsilon.
+    gelu_approximate: tanh GELU (Scenic, HF) or exact erf GELU.
+    tubelet_init: "central_frame", "filter_inflation" or "random".
+    head_init: "zeros" (Scenic's, for fine-tuning: the new head starts
+      neutral) or "lecun_normal" (trains faster from scratch).
+    dtype: compute dtype ("bfloat16" for mixed precision); params stay float32.
+    remat: rematerialise each encoder block in the backward pass.
+  """
+  num_classes: int
+  hidden_size: int
+  num_layers: int
+  num_heads: int
+  mlp_dim: int
+  tubelet_size: tuple[int, int, int]
+  vivit_model: str = "spatio_temporal"
+  attention: str = ""
+  classifier: str = ""
+  temporal_layers: int = 4
+  dropout_rate: float = 0.0
+  drop_path_rate: float = 0.0
+  layer_norm_eps: float = 1e-6
+  gelu_approximate: bool = True
+  tubelet_init: str = "central_frame"
+  head_init: str = "zeros"
+  dtype: str = "float32"
+  remat: bool = False
+
+  def _layout(self) -> _Layout:
+    """The checked layout, with `attention` and `classifier` resolved."""
+    check_choice("model.vivit_model", self.vivit_model, VIVIT_MODELS)
+    layout = VIVIT_MODELS[self.vivit_model]
+    if self.attention:
+      if not layout.attention:
+        raise ConfigError(
+            f"model.attention={self.attention!r} cannot apply to "
+            f"vivit_model={self.vivit_model!r}, whose encoders attend within "
+            "a frame and across frames by construction; leave it empty")
+      attention_lib.get_pattern(self.attention)
+      layout = dataclasses.replace(layout, attention=self.attention)
+    if self.classifier:
+      check_choice("model.classifier", self.classifier, CLASSIFIERS)
+      layout = dataclasses.replace(layout, classifier=self.classifier)
+    embed.tubelet_kernel_init(self.tubelet_init)
+    check_choice("model.head_init", self.head_init, HEAD_INITS)
+    if self.hidden_size % self.num_heads:
+      raise ConfigError(f"model.hidden_size={self.hidden_size} is not "
+                        f"divisible by model.num_heads={self.num_heads}")
+    return layout
+
+  def validate_input(self, shape) -> None:
+    """Raises ConfigError unless clips of (T, H, W, C) cut into tubelets."""
+    self._layout()
+    frames, height, width, _ = shape
+    t, p_h, p_w = self.tubelet_size
+    if frames % t:
+      raise ConfigError(
+          f"dataset.num_frames={frames} is not divisible by the tubelet's "
+          f"temporal size {t} (model.tubelet_size)")
+    if height % p_h or width % p_w:
+      raise ConfigError(
+          f"dataset.crop_size: {height}×{width} frames are not divisible by "
+          f"the tubelet's patch size {p_h}×{p_w} (model.tubelet_size)")
+
+  @nn.compact
+  def __call__(self, inputs: jax.Array, *, train: bool) -> jax.Array:
+    """Logits of a batch of clips.
+
+    Args:
+      inputs: [B, T, H, W, C] clips.
+      train: enables dropout and stochastic depth (rng collection "dropout").
+
+    Returns:
+      [B, num_classes] float32 logits.
+    """
+    layout = self._layout()
+    tokens = embed.tubelet_embedding(
+        self.hidden_size, self.tubelet_size, self.tubelet_init,
+        dtype=self.dtype, name="tubelet_embed")(
+            inputs.astype(jnp.dtype(self.dtype)))
+    if layout.attention:
+      features = self._encode(tokens, "", self.num_layers, layout.attention,
+                              layout.classifier, train)
+    else:
+      batch, time = tokens.shape[:2]
+      # Each time index is an image of its own: a one-frame grid.
+      frames = tokens.reshape((batch * time, 1) + tokens.shape[2:])
+      features = self._encode(frames, "spatial_", self.num_layers, "joint",
+                              layout.classifier, train)
+      features = features.reshape(batch, time, -1)
+      if layout.temporal == "encoder":
+        features = self._encode(features[:, :, None, None], "temporal_",
+                                self.temporal_layers, "joint",
+                                layout.classifier, train)
+      else:
+        features = features.mean(axis=1)
+    self.sow("intermediates", "pre_logits", features)
+    logits = nn.Dense(self.num_classes, dtype=jnp.dtype(self.dtype),
+                      kernel_init=HEAD_INITS[self.head_init],
+                      name="head")(features)
+    return logits.astype(jnp.float32)
+
+  def _encode(self, grid: jax.Array, prefix: str, num_layers: int,
+              attention: str, classifier: str, train: bool) -> jax.Array:
+    """[N, T, H, W, D] tokens -> [N, D]: CLS, positions, encoder, pooling."""
+    cls = None
+    if classifier == "token":
+      cls_token = self.param(f"{prefix}cls", nn.initializers.zeros,
+                             (self.hidden_size,))
+      cls = jnp.broadcast_to(cls_token.astype(grid.dtype),
+                             (grid.shape[0], self.hidden_size))
+    grid, cls = embed.PositionEmbedding(name=f"{prefix}posembed_input")(
+        grid, cls)
+    grid, cls = jax.tree.map(
+        lambda x: nn.Dropout(self.dropout_rate)(x, deterministic=not train),
+        (grid, cls))
+    grid, cls = transformer.Encoder(
+        num_layers=num_layers, num_heads=self.num_heads, mlp_dim=self.mlp_dim,
+        attention=attention, dropout_rate=self.dropout_rate,
+        drop_path_rate=self.drop_path_rate,
+        layer_norm_eps=self.layer_norm_eps,
+        gelu_approximate=self.gelu_approximate, dtype=self.dtype,
+        remat=self.remat, name=f"{prefix}transformer")(grid, cls, train=train)
+    return cls if classifier == "token" else grid.mean(axis=(1, 2, 3))
+
+
+register("vivit", ViViT, VARIANTS)

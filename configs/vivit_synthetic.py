@@ -12,8 +12,14 @@ def get_config():
   c = synthetic_config("vivit", "tiny")
   c.model.vivit_model = "spatio_temporal"
   # From scratch, a random head and tubelets that see both of their frames
-  # learn motion several times faster than the fine-tuning defaults (zero head,
-  # central-frame tubelets): 0.70 vs 0.45 accuracy after 600 steps.
+  # learn motion faster than the fine-tuning defaults: test accuracy 0.45 after
+  # 600 steps with a zero head and central-frame tubelets, 0.70 with a random
+  # head, 0.78 after 500 with both changes.
   c.model.head_init = "lecun_normal"
   c.model.tubelet_init = "random"
+  # Without a convolution's locality prior, the transformer needs 5× the
+  # shared 600-step budget to pass 90% (0.89 at 1500 steps, 0.93 at 3000).
+  c.train.num_steps = 3000
+  c.train.eval_every_steps = 1000
+  c.checkpoint.every_steps = 500
   return c

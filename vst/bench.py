@@ -22,12 +22,20 @@ from ml_collections import config_flags
 
 from vst import timing
 
-_CONFIG = config_flags.DEFINE_config_file("config", None, "configs/*.py file.",
-                                          lock_config=True)
-_JSON = flags.DEFINE_string("json", None, "Also write the results here.")
-_RUNS = flags.DEFINE_integer("runs", 5, "Timed runs; the median is reported.")
-_REFERENCE = flags.DEFINE_bool("reference", True,
-                               "Time the PyTorch reference when there is one.")
+# Flags are defined only when run as a program, so that importing `bench`
+# beside `vst.main` (tests, notebooks) does not define --config twice.
+_FLAGS = {}
+
+
+def _define_flags() -> None:
+  _FLAGS["config"] = config_flags.DEFINE_config_file(
+      "config", None, "configs/*.py file.", lock_config=True)
+  _FLAGS["json"] = flags.DEFINE_string("json", None,
+                                       "Also write the results here.")
+  _FLAGS["runs"] = flags.DEFINE_integer(
+      "runs", 5, "Timed runs; the median is reported.")
+  _FLAGS["reference"] = flags.DEFINE_bool(
+      "reference", True, "Time the PyTorch reference when there is one.")
 
 
 def matmul_peak_flops(runs: int = 5, n: int = 2048) -> float:
@@ -139,20 +147,22 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
   from vst.errors import ConfigError  # pylint: disable=g-import-not-at-top
-  if _CONFIG.value is None:
+  if _FLAGS["config"].value is None:
     print("error: --config=configs/<name>.py is required", file=sys.stderr)
     return 2
   try:
-    result = bench(_CONFIG.value, _RUNS.value, _REFERENCE.value)
+    result = bench(_FLAGS["config"].value, _FLAGS["runs"].value,
+                   _FLAGS["reference"].value)
   except ConfigError as e:
     print(f"error: {e}", file=sys.stderr)
     return 2
   print(format_result(result))
-  if _JSON.value:
-    with open(_JSON.value, "w") as f:
+  if _FLAGS["json"].value:
+    with open(_FLAGS["json"].value, "w") as f:
       json.dump(result, f, indent=2)
   return 0
 
 
 if __name__ == "__main__":
+  _define_flags()
   app.run(main)

@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from clu import metrics as clu_metrics
 
 from vst import checkpointing
 from vst import evaluate as evaluate_lib
@@ -101,6 +102,21 @@ def variables_of(state: TrainState) -> dict:
 # Steps.
 # ============================================================================
 
+@flax.struct.dataclass
+class TrainMetrics(clu_metrics.Collection):
+  """What a train step reports, merged on device over a logging window.
+
+  Means over the window, except `learning_rate` and `last_loss` (the last
+  step's). A non-finite loss or gradient in any step makes the window's mean
+  non-finite, which is how the loop catches it before the next checkpoint.
+  """
+  loss: clu_metrics.Average.from_output("loss")
+  last_loss: clu_metrics.LastValue.from_output("loss")
+  train_accuracy: clu_metrics.Average.from_output("train_accuracy")
+  grad_norm: clu_metrics.Average.from_output("grad_norm")
+  learning_rate: clu_metrics.LastValue.from_output("learning_rate")
+
+
 def make_train_step(model: nn.Module, tx, schedule, config):
   """train_step(state, batch, base_rng) -> (state, metrics), jitted by the caller."""
   train = config.train
@@ -151,9 +167,9 @@ def make_train_step(model: nn.Module, tx, schedule, config):
     params = optax.apply_updates(state.params, updates)
     new_state = state.replace(step=state.step + 1, params=params,
                               batch_stats=stats, opt_state=opt_state)
-    metrics = {"loss": loss, "train_accuracy": acc,
-               "grad_norm": optax.tree.norm(grads),
-               "learning_rate": schedule(state.step)}
+    metrics = TrainMetrics.single_from_model_output(
+        loss=loss, train_accuracy=acc, grad_norm=optax.tree.norm(grads),
+        learning_rate=schedule(state.step))
     return new_state, metrics
 
   return train_step
@@ -270,7 +286,7 @@ class Trainer:
     observe.log(f"{config.model.name}/{config.model.variant}: "
                 f"{params / 1e6:.3f}M params, {gmacs:.3f} GMACs per clip, "
                 f"mesh {dict(self.mesh.shape)}")
-    window = []
+    window, window_steps = None, 0
     timed_steps, timed_seconds = 0, 0.0
     t_window = time.perf_counter()
     last_good_step = start_step
@@ -280,7 +296,8 @@ class Trainer:
         batch = sharding_lib.put_batch(next(train_iter), self.mesh)
         with jax.set_mesh(self.mesh):
           state, metrics = self.train_step(state, batch, base_rng)
-        window.append(metrics)
+        window = metrics if window is None else window.merge(metrics)
+        window_steps += 1
         at_log = step % train_cfg.log_every_steps == 0 or step == train_cfg.num_steps
         at_ckpt = (step % config.checkpoint.every_steps == 0 or
                    step == train_cfg.num_steps)
@@ -288,19 +305,18 @@ class Trainer:
                    step % train_cfg.eval_every_steps == 0 and
                    step != train_cfg.num_steps)
         if at_log or at_ckpt or at_eval:
-          host = jax.device_get(window)
-          _check_finite(host, step, last_good_step)
+          means = {k: float(v) for k, v in window.compute().items()}
+          _check_finite(means, step - window_steps + 1, step, last_good_step)
           elapsed = time.perf_counter() - t_window
           # The first window includes compilation; throughput skips it.
-          if step - len(window) > start_step:
-            timed_steps += len(window)
+          if step - window_steps > start_step:
+            timed_steps += window_steps
             timed_seconds += elapsed
-          means = {k: float(np.mean([m[k] for m in host])) for k in host[0]}
-          loss = float(host[-1]["loss"])
-          means["steps_per_s"] = len(window) / elapsed
+          loss = means.pop("last_loss")
+          means["steps_per_s"] = window_steps / elapsed
           writer.write_scalars(step, {f"train/{k}": v for k, v in means.items()})
           progress.update(step, loss=means["loss"])
-          window = []
+          window, window_steps = None, 0
           if at_ckpt:
             checkpointing.save(self.ckpt, step, state, train_iter.state(),
                                config.to_dict(), force=step == train_cfg.num_steps)
@@ -360,19 +376,18 @@ class Trainer:
         json.dump(summary, f, indent=2)
 
 
-def _check_finite(window: list[dict], step: int, last_good_step: int) -> None:
-  """Raises NonFiniteLossError if any step in `window` had a non-finite loss or
-  gradient: a non-finite gradient would already have poisoned the parameters
-  that the next checkpoint would save."""
-  first = step - len(window) + 1
-  for offset, metrics in enumerate(window):
-    for key in ("loss", "grad_norm"):
-      if not np.isfinite(metrics[key]):
-        raise NonFiniteLossError(
-            f"{key} became {float(metrics[key])} at step {first + offset}; "
-            f"stopped without saving: the last good checkpoint is step "
-            f"{last_good_step}. Lower train.learning_rate or set "
-            f"train.grad_clip_norm.")
+def _check_finite(means: dict[str, float], first: int, last: int,
+                  last_good_step: int) -> None:
+  """Raises NonFiniteLossError if steps `first`..`last` had a non-finite loss
+  or gradient: a non-finite gradient would already have poisoned the
+  parameters that the next checkpoint would save."""
+  for key in ("loss", "grad_norm"):
+    if not np.isfinite(means[key]):
+      steps = f"step {last}" if first == last else f"steps {first}-{last}"
+      raise NonFiniteLossError(
+          f"{key} became {means[key]} within {steps}; stopped without saving: "
+          f"the last good checkpoint is step {last_good_step}. Lower "
+          "train.learning_rate or set train.grad_clip_norm.")
 
 
 def config_summary(config) -> str:

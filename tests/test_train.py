@@ -161,3 +161,29 @@ def test_eight_devices_match_one_device(tmp_path):
   losses = json.loads(proc.stdout.strip().splitlines()[-1])
   for name in ("data8", "fsdp", "tp"):
     np.testing.assert_allclose(losses[name], losses["one"], rtol=1e-5, atol=1e-6)
+
+
+def test_mixed_batches_train_on_the_mixed_target():
+  """Mixup/CutMix batches (vst.data.mixing) train on λ·y_a + (1-λ)·y_b."""
+  config = tiny_config("vivit")
+  model, tx, schedule = train_lib.build(config)
+  clips = jax.random.normal(jax.random.key(0), (8, 4, 16, 16, 3))
+  state = train_lib.init_state(model, tx, clips, jax.random.key(1))
+  step = jax.jit(train_lib.make_train_step(model, tx, schedule, config))
+  labels = np.array([0, 1, 2, 3, 0, 1, 2, 3], np.int32)
+  plain = {"inputs": clips, "label": labels}
+
+  def loss(batch):
+    return float(step(state, batch, jax.random.key(2))[1].compute()["loss"])
+
+  weight = np.full(8, 0.3, np.float32)
+  mixed = loss({**plain, "mix_label": labels[::-1].copy(), "mix_weight": weight})
+  # Same labels on both sides: mixing changes nothing.
+  same = loss({**plain, "mix_label": labels, "mix_weight": weight})
+  np.testing.assert_allclose(same, loss(plain), rtol=1e-6)
+  # Mixed: 0.3·CE(a) + 0.7·CE(b), computed from the model's own logits.
+  logits = model.apply({"params": state.params}, clips, train=False)
+  logp = jax.nn.log_softmax(logits)
+  expected = -np.mean(0.3 * logp[np.arange(8), labels] +
+                      0.7 * logp[np.arange(8), labels[::-1]])
+  np.testing.assert_allclose(mixed, expected, rtol=1e-5)

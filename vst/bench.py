@@ -1,7 +1,7 @@
 r"""Speed and memory of a config's model, against the machine and a reference.
 
   python -m vst.bench --config=configs/vivit_synthetic.py [--json PATH]
-      [--config.train.batch_size=8] [--runs 5] [--no-reference]
+      [--config.train.batch_size=8] [--runs 5] [--no-reference] [--data]
 
 Prints parameters, GMACs per clip, compile time, forward and train-step clips/s
 (median of several runs after warm-up), peak memory of the train step (XLA's
@@ -10,6 +10,11 @@ fraction of the machine's measured float32 matmul throughput that the train
 step reaches, counting only its matmul and convolution FLOPs. With torch
 installed and a PyTorch reference registered for the model (vst.bench_references),
 it times the reference at the same shape and prints our/their speed ratio.
+
+With --data it also times the config's own training input pipeline
+(`config.dataset`: decode, sample, augment, batch; point a real dataset at its
+files with --config.dataset.data_dir) and says which of the two, input or
+train step, bounds training throughput on this machine.
 """
 
 import json
@@ -36,6 +41,10 @@ def _define_flags() -> None:
       "runs", 5, "Timed runs; the median is reported.")
   _FLAGS["reference"] = flags.DEFINE_bool(
       "reference", True, "Time the PyTorch reference when there is one.")
+  _FLAGS["data"] = flags.DEFINE_bool(
+      "data", False, "Also time the config's training input pipeline.")
+  _FLAGS["data_batches"] = flags.DEFINE_integer(
+      "data_batches", 4, "Input batches timed by --data, after one warm-up.")
 
 
 def matmul_peak_flops(runs: int = 5, n: int = 2048) -> float:
@@ -132,6 +141,24 @@ def bench(config, runs: int = 5, reference: bool = True) -> dict:
   return result
 
 
+def data_throughput(config, train_clips_per_s: float, batches: int = 4) -> dict:
+  """The config's input pipeline clips/s next to the train step's.
+
+  The host reads its share of the global batch, so the comparison is per host:
+  the train step consumes `train_clips_per_s / process_count` clips per host.
+  """
+  import jax  # pylint: disable=g-import-not-at-top
+  from vst.data import bench_input  # pylint: disable=g-import-not-at-top
+  host_batch = int(config.train.batch_size) // jax.process_count()
+  measured = bench_input.measure(config.dataset, host_batch, batches)
+  consumed = train_clips_per_s / jax.process_count()
+  return {
+      "data_clips_per_s": measured["clips_per_s"],
+      "data_over_train": measured["clips_per_s"] / consumed,
+      "bottleneck": "input" if measured["clips_per_s"] < consumed else "model",
+  }
+
+
 def format_result(result: dict) -> str:
   lines = []
   for key, value in result.items():
@@ -151,8 +178,11 @@ def main(argv):
     print("error: --config=configs/<name>.py is required", file=sys.stderr)
     return 2
   try:
-    result = bench(_FLAGS["config"].value, _FLAGS["runs"].value,
-                   _FLAGS["reference"].value)
+    config = _FLAGS["config"].value
+    result = bench(config, _FLAGS["runs"].value, _FLAGS["reference"].value)
+    if _FLAGS["data"].value:
+      result.update(data_throughput(config, result["train_clips_per_s"],
+                                    _FLAGS["data_batches"].value))
   except ConfigError as e:
     print(f"error: {e}", file=sys.stderr)
     return 2

@@ -54,6 +54,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.eval.num_clips = 1           # temporal views per video
   c.eval.num_crops = 1           # spatial views per clip
   c.eval.max_examples = 0        # 0: the whole split
+  c.eval.aggregation = "mean_softmax"  # how the views of one video combine
 
   c.mesh = ml_collections.ConfigDict()
   c.mesh.num_devices = 0         # 0: all devices; N: the first N

@@ -3,11 +3,20 @@
 A batch may carry several views (clips × crops) of one video, marked by
 "video_id"; views are aggregated here, outside the model (DESIGN.md). Without
 "video_id" every example is its own video and clip and video metrics agree.
+
+Metrics, as DeepVideo (Karpathy et al. 2014) reports them: clip Hit@1/@5
+(each view on its own), video Hit@1/@5 (= top-1/top-5 "accuracy"/"top5",
+after aggregating all views of a video), mean class accuracy, and the
+confusion matrix. A dataset whose batches come with a `report()` (real
+videos, some of which are missing or unreadable) adds the coverage, the
+fraction of annotated videos that were evaluated, since accuracies measured
+on different subsets of a dataset do not compare.
 """
 
 import time
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Optional
 
+import cv2
 import jax
 import numpy as np
 from jax.experimental import multihost_utils
@@ -61,20 +70,27 @@ def aggregate_views(logits, labels, video_ids, how: str):
 def metrics_from_outputs(logits, labels, video_ids, num_classes: int,
                          aggregation: str = "mean_softmax") -> dict:
   """All evaluation metrics from per-view logits [N, K], labels [N], ids [N]."""
-  log_probs = logits - logits.max(-1, keepdims=True)
-  log_probs -= np.log(np.exp(log_probs).sum(-1, keepdims=True))
-  clip_loss = float(-np.mean(log_probs[np.arange(len(labels)), labels]))
+  if len(labels):
+    log_probs = logits - logits.max(-1, keepdims=True)
+    log_probs -= np.log(np.exp(log_probs).sum(-1, keepdims=True))
+    clip_loss = float(-np.mean(log_probs[np.arange(len(labels)), labels]))
+  else:
+    clip_loss = float("nan")
   scores, video_labels = aggregate_views(logits, labels, video_ids, aggregation)
   pred = scores.argmax(-1)
   confusion = confusion_matrix(pred, video_labels, num_classes)
   per_class = np.diag(confusion) / np.maximum(confusion.sum(1), 1)
   present = confusion.sum(1) > 0
+  accuracy, top5 = hit_at_k(scores, video_labels, 1), hit_at_k(
+      scores, video_labels, 5)
   return {
       "loss": clip_loss,
       "clip_hit@1": hit_at_k(logits, labels, 1),
       "clip_hit@5": hit_at_k(logits, labels, 5),
-      "accuracy": hit_at_k(scores, video_labels, 1),
-      "top5": hit_at_k(scores, video_labels, 5),
+      "accuracy": accuracy,
+      "top5": top5,
+      "video_hit@1": accuracy,
+      "video_hit@5": top5,
       "mean_class_accuracy": float(per_class[present].mean()) if present.any() else float("nan"),
       "num_videos": int(len(video_labels)),
       "num_views": int(len(labels)),
@@ -82,11 +98,67 @@ def metrics_from_outputs(logits, labels, video_ids, num_classes: int,
   }
 
 
+def coverage_metrics(report: dict) -> dict:
+  """Coverage from a dataset's `report()`: {"global": counts equal on every
+  host, "per_host": counts summed over hosts}; needs "videos_annotated" and
+  "videos_evaluated"."""
+  per_host = dict(report.get("per_host", {}))
+  if jax.process_count() > 1 and per_host:
+    keys = sorted(per_host)
+    summed = multihost_utils.process_allgather(
+        np.asarray([per_host[k] for k in keys], np.int64)).sum(0)
+    per_host = dict(zip(keys, (int(v) for v in summed)))
+  counts = {**report.get("global", {}), **per_host}
+  out = {k: int(v) for k, v in counts.items()}
+  annotated = out.get("videos_annotated", 0)
+  if annotated:
+    out["coverage"] = out.get("videos_evaluated", 0) / annotated
+  return out
+
+
+class LimitedBatches:
+  """The first `limit` examples of `batches` (eval.max_examples), keeping
+  the dataset's `report()`."""
+
+  def __init__(self, batches: Iterable[dict], limit: int):
+    self._batches, self._limit = batches, limit
+    if hasattr(batches, "report"):
+      self.report = batches.report
+
+  def __iter__(self):
+    seen = 0
+    for batch in self._batches:
+      if seen >= self._limit:
+        return
+      seen += len(batch["label"])
+      yield batch
+
+
+def confusion_image(confusion: np.ndarray, cell: Optional[int] = None) -> np.ndarray:
+  """uint8 [H, W, 3] picture of a confusion matrix, rows normalised (row =
+  true class, column = prediction); white 0 to dark blue 1."""
+  k = len(confusion)
+  cell = cell or max(1, min(16, 800 // max(k, 1)))
+  rows = confusion.astype(np.float64)
+  rows /= np.maximum(rows.sum(1, keepdims=True), 1)
+  white, blue = np.float64([255, 255, 255]), np.float64([8, 48, 107])
+  image = white + rows[..., None] * (blue - white)
+  image = np.repeat(np.repeat(image, cell, 0), cell, 1)
+  return image.round().astype(np.uint8)
+
+
+def write_confusion_png(path: str, confusion: np.ndarray) -> None:
+  image = confusion_image(confusion)
+  if not cv2.imwrite(path, cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
+    raise OSError(f"cannot write {path}")
+
+
 def run(eval_step: Callable, state, batches: Iterable[dict], mesh,
         num_classes: int, aggregation: str = "mean_softmax") -> dict:
   """Runs `eval_step(state, batch) -> logits` over `batches`, then metrics.
 
-  Padded rows (mask 0) are dropped before any metric is computed.
+  Padded rows (mask 0) are dropped before any metric is computed. If
+  `batches` has a `report()`, the coverage counts join the metrics.
   """
   all_logits, all_labels, all_ids = [], [], []
   next_id = 0
@@ -109,8 +181,13 @@ def run(eval_step: Callable, state, batches: Iterable[dict], mesh,
     all_ids.append(np.asarray(gathered["ids"])[keep])
     views += int(keep.sum())
   seconds = time.perf_counter() - t0
+  if not all_logits:  # An empty split: every metric is undefined.
+    all_logits = [np.zeros((0, num_classes), np.float32)]
+    all_labels, all_ids = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
   metrics = metrics_from_outputs(np.concatenate(all_logits),
                                  np.concatenate(all_labels),
                                  np.concatenate(all_ids), num_classes, aggregation)
   metrics["eval_clips_per_s"] = views / seconds if seconds > 0 else float("nan")
+  if hasattr(batches, "report"):
+    metrics.update(coverage_metrics(batches.report()))
   return metrics

@@ -30,6 +30,7 @@ from vst import optim
 from vst import sharding as sharding_lib
 from vst.data import registry as data_registry
 from vst.errors import ConfigError
+from vst.errors import check_choice
 from vst.models import registry as model_registry
 from vst.tools import flops as flops_lib
 
@@ -134,6 +135,12 @@ def make_train_step(model: nn.Module, tx, schedule, config):
     logits, updates = out if mutable else (out, {})
     losses = optim.cross_entropy(logits, batch["label"], num_classes,
                                  train.label_smoothing)
+    if "mix_label" in batch:
+      # Mixup/CutMix (vst.data.mixing): CE against the mixed one-hot target,
+      # written as the λ-weighted sum of the two hard-label losses.
+      weight = batch["mix_weight"]
+      losses = weight * losses + (1.0 - weight) * optim.cross_entropy(
+          logits, batch["mix_label"], num_classes, train.label_smoothing)
     correct = jnp.argmax(logits, -1) == batch["label"]
     new_stats = updates.get("batch_stats", batch_stats)
     return losses.mean(), (new_stats, correct.mean())
@@ -192,21 +199,20 @@ def _host_batch_size(config) -> int:
 
 def _eval_batches(config, builder):
   batch_size = config.eval.batch_size // jax.process_count()
+  views = (config.eval.num_clips, config.eval.num_crops)
+  # Only multi-view evaluation passes `views`, so datasets that have a single
+  # view per example need not know the argument.
+  extra = {} if views == (1, 1) else {"views": views}
   batches = builder.eval(config.dataset, config.eval.split, batch_size,
-                         jax.process_index(), jax.process_count())
+                         jax.process_index(), jax.process_count(), **extra)
   limit = int(config.eval.max_examples)
   if not limit:
     return batches
-  return _take_examples(batches, limit // jax.process_count())
+  return evaluate_lib.LimitedBatches(batches, limit // jax.process_count())
 
 
-def _take_examples(batches, limit):
-  seen = 0
-  for batch in batches:
-    if seen >= limit:
-      return
-    seen += len(batch["label"])
-    yield batch
+def _aggregation(config) -> str:
+  return config.eval.aggregation
 
 
 def model_cost(config, model) -> tuple[int, float]:
@@ -224,6 +230,8 @@ class Trainer:
     self.mesh = sharding_lib.make_mesh(config.mesh)
     self.model, self.tx, self.schedule = build(config)
     self.dataset = data_registry.get_dataset(config.dataset.name)
+    check_choice("eval.aggregation", _aggregation(config),
+                 evaluate_lib.AGGREGATIONS)
     self.ckpt = checkpointing.manager(workdir, config.checkpoint.every_steps,
                                       config.checkpoint.keep)
     replicated = sharding_lib.replicated(self.mesh)
@@ -267,7 +275,8 @@ class Trainer:
     with jax.set_mesh(self.mesh):
       return evaluate_lib.run(self.eval_step, state,
                               _eval_batches(self.config, self.dataset),
-                              self.mesh, self.config.dataset.num_classes)
+                              self.mesh, self.config.dataset.num_classes,
+                              _aggregation(self.config))
 
   # --------------------------------------------------------------------------
   def train(self) -> dict:
@@ -367,6 +376,12 @@ class Trainer:
   def _write_eval(self, writer, step, metrics):
     writer.write_scalars(step, {f"eval/{k}": v for k, v in
                                 _scalar_metrics(metrics).items()})
+    if "confusion" in metrics:
+      writer.write_image(step, "eval/confusion",
+                         evaluate_lib.confusion_image(metrics["confusion"]))
+      if jax.process_index() == 0:
+        evaluate_lib.write_confusion_png(
+            os.path.join(self.workdir, "confusion.png"), metrics["confusion"])
     observe.log(f"eval at step {step}: " + ", ".join(
         f"{k}={v:.4f}" for k, v in _scalar_metrics(metrics).items()))
 

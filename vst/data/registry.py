@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 
+from vst.errors import ConfigError
 from vst.errors import check_choice
 
 DATASET_MODULES = (
@@ -65,6 +66,24 @@ class DatasetBuilder:
   num_examples: Callable[[Any, str], int]
   validate: Callable[[Any], None] = lambda config: None
   input_spec: Callable[[Any], Any] = lambda config: rgb_clip_shape(config)
+
+
+def checked_position(name: str, state: Mapping[str, Any],
+                     global_batch_size: int) -> int:
+  """The saved position of a batch-counting train stream, checked.
+
+  Positions count global batches, so they mean the same clips only at the
+  batch size they were saved at.
+  """
+  saved = state.get("global_batch_size", global_batch_size)
+  if saved != global_batch_size:
+    raise ConfigError(
+        f"cannot resume the {name} train stream: it was saved at global "
+        f"batch size {saved}, now train.batch_size is {global_batch_size}")
+  position = int(state["position"])
+  if position < 0:
+    raise ValueError(f"bad train iterator position {position}")
+  return position
 
 
 def rgb_clip_shape(config) -> tuple[int, int, int, int]:

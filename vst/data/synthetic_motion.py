@@ -528,15 +528,8 @@ class SyntheticTrainIterator(registry.TrainIterator):
             "global_batch_size": self._global_batch_size}
 
   def restore(self, state: Mapping[str, Any]) -> None:
-    saved = state.get("global_batch_size", self._global_batch_size)
-    if saved != self._global_batch_size:
-      raise ConfigError(
-          f"cannot resume the {self._spec.name} train stream: it was saved "
-          f"at global batch size {saved}, now train.batch_size is "
-          f"{self._global_batch_size}")
-    position = int(state["position"])
-    if position < 0:
-      raise ValueError(f"bad train iterator position {position}")
+    position = registry.checked_position(self._spec.name, state,
+                                         self._global_batch_size)
     self._drop_pending()
     self._position = position
 
@@ -592,7 +585,11 @@ def _builder(appearance: bool) -> registry.DatasetBuilder:
                                   seed, shard_index, shard_count)
 
   def eval_batches(config, split: str, batch_size: int, shard_index: int = 0,
-                   shard_count: int = 1) -> Iterator[registry.Batch]:
+                   shard_count: int = 1,
+                   views=(1, 1)) -> Iterator[registry.Batch]:
+    # A procedural clip is its whole video: it has exactly one view, so
+    # multi-view settings (eval.num_clips/num_crops) change nothing here.
+    del views
     spec = make_spec(config, appearance)
     split_id, size = _split(spec, split)
     step = batch_size * shard_count

@@ -1,0 +1,129 @@
+"""The work data workers do, and the pools they do it in.
+
+A worker holds a `ClipMaker` (and for training a `TrainStream`) registered
+under a key once, at pool start, so a task ships only numbers. Pools are
+threads (PyAV, OpenCV and most numpy release the GIL, and nothing is
+pickled) or spawned processes (`dataset.worker_type=process`: no GIL at all;
+spawned, never forked, because the parent runs JAX's threads).
+
+Training tasks never fail on a bad video: `train_item` walks to the next
+sample of the epoch's permutation, deterministically, and says what it
+skipped, so a resumed run and an uninterrupted one see the same clips and
+the same counts. A substitute's label is its own, never the skipped one's.
+"""
+
+import concurrent.futures
+import dataclasses
+import functools
+import multiprocessing
+from typing import Optional
+
+import cv2
+import numpy as np
+
+from vst.data import clips as clips_lib
+from vst.data import decode
+
+# Consecutive bad videos one item may step over before the data is declared
+# unusable (the error then names the last few).
+MAX_ATTEMPTS = 64
+SKIP_REASONS = ("missing", "unreadable", "too_short")
+
+_MAKERS: dict[str, "clips_lib.ClipMaker"] = {}
+_STREAMS: dict[str, "TrainStream"] = {}
+# sample -> reason, per worker: a video known bad is not decoded again.
+_BAD: dict[str, dict[int, str]] = {}
+
+
+def skip_reason(error: Exception) -> str:
+  if isinstance(error, clips_lib.ShortVideoError):
+    return "too_short"
+  if isinstance(error, decode.MissingVideoError):
+    return "missing"
+  return "unreadable"
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainStream:
+  """Stream item g -> (sample, RNG). Item g is copy g % repeats of position
+  g // repeats of the epoch permutations laid end to end; every epoch has
+  its own permutation from (data seed, train seed, epoch)."""
+  size: int
+  repeats: int
+  seed: int
+  train_seed: int
+
+  def candidate(self, item: int, attempt: int) -> int:
+    epoch, offset = divmod(item // self.repeats, self.size)
+    return int(_permutation(self.seed, self.train_seed, self.size,
+                            epoch)[(offset + attempt) % self.size])
+
+  def rng(self, item: int, attempt: int) -> np.random.Generator:
+    return np.random.default_rng([self.seed, self.train_seed, item, attempt])
+
+
+@functools.lru_cache(maxsize=4)
+def _permutation(seed: int, train_seed: int, size: int,
+                 epoch: int) -> np.ndarray:
+  return np.random.default_rng([seed, train_seed, 1 << 20, epoch]).permutation(
+      size)
+
+
+def register(key: str, maker, stream: Optional[TrainStream] = None) -> None:
+  _MAKERS[key] = maker
+  _BAD.setdefault(key, {})
+  if stream is not None:
+    _STREAMS[key] = stream
+  # Decoding threads of every worker on every core would oversubscribe them.
+  cv2.setNumThreads(1)
+
+
+def unregister(key: str) -> None:
+  for table in (_MAKERS, _STREAMS, _BAD):
+    table.pop(key, None)
+
+
+class DataUnusableError(RuntimeError):
+  """Too many consecutive videos failed to decode."""
+
+
+def train_item(key: str, item: int):
+  """(clip, skipped) of stream item `item`: clip as `ClipMaker.train_clip`,
+  skipped a list of (reason, sample) passed over on the way to it."""
+  maker, stream, bad = _MAKERS[key], _STREAMS[key], _BAD[key]
+  skipped, messages = [], []
+  for attempt in range(MAX_ATTEMPTS):
+    sample = stream.candidate(item, attempt)
+    if sample in bad:
+      skipped.append((bad[sample], sample))
+      continue
+    try:
+      return maker.train_clip(sample, stream.rng(item, attempt)), skipped
+    except decode.DecodeError as e:
+      bad[sample] = skip_reason(e)
+      skipped.append((bad[sample], sample))
+      messages.append(str(e))
+  raise DataUnusableError(
+      f"{MAX_ATTEMPTS} videos in a row could not be read; the data under "
+      f"dataset.data_dir={maker.spec.data_dir!r} looks unusable. Last errors: "
+      + " | ".join(messages[-3:]))
+
+
+def eval_video(key: str, sample: int, num_clips: int, num_crops: int):
+  """(views, None) of a test video, or (None, (reason, message))."""
+  try:
+    return _MAKERS[key].test_views(sample, num_clips, num_crops), None
+  except decode.DecodeError as e:
+    return None, (skip_reason(e), str(e))
+
+
+def make_pool(worker_type: str, num_workers: int, key: str, maker,
+              stream: Optional[TrainStream] = None):
+  """A thread or spawned-process pool whose workers hold `maker`."""
+  if worker_type == "process":
+    return concurrent.futures.ProcessPoolExecutor(
+        num_workers, mp_context=multiprocessing.get_context("spawn"),
+        initializer=register, initargs=(key, maker, stream))
+  register(key, maker, stream)
+  return concurrent.futures.ThreadPoolExecutor(
+      num_workers, thread_name_prefix=f"vst-data-{key}")

@@ -1,0 +1,10 @@
+"""resnet3d (variant "tiny") on `synthetic_motion`: the shared CPU recipe.
+
+  python -m vst.main --config=configs/resnet3d_synthetic.py --workdir=workdirs/resnet3d
+"""
+
+from vst.config_base import synthetic_config
+
+
+def get_config():
+  return synthetic_config("resnet3d", "tiny")

@@ -1,0 +1,10 @@
+"""s3d (variant "tiny") on `synthetic_motion`: the shared CPU recipe.
+
+  python -m vst.main --config=configs/s3d_synthetic.py --workdir=workdirs/s3d
+"""
+
+from vst.config_base import synthetic_config
+
+
+def get_config():
+  return synthetic_config("s3d", "tiny")

@@ -97,12 +97,23 @@ def test_unknown_pattern_lists_the_valid_names():
     assert name in message
 
 
+# Windowed attention partitions the grid, so a class token has no window: these
+# patterns refuse one with a clear error instead (Swin pools the grid).
+GRID_ONLY_PATTERNS = {"window3d"}
+
+
 @pytest.mark.parametrize("name", attention.pattern_names())
 @pytest.mark.parametrize("with_cls", [True, False])
 def test_every_pattern_keeps_grid_and_class_token_shapes(name, with_cls):
   block = transformer.EncoderBlock(num_heads=4, mlp_dim=32, attention=name)
   grid = jax.ShapeDtypeStruct((B, T, H, W, 16), jnp.float32)
   cls = jax.ShapeDtypeStruct((B, 16), jnp.float32) if with_cls else None
+  if with_cls and name in GRID_ONLY_PATTERNS:
+    with pytest.raises(ConfigError, match="class token"):
+      jax.eval_shape(
+          lambda g, c: block.init_with_output(jax.random.key(1), g, c, False),
+          grid, cls)
+    return
   (out_grid, out_cls), variables = jax.eval_shape(
       lambda g, c: block.init_with_output(jax.random.key(1), g, c, False),
       grid, cls)

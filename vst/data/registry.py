@@ -20,6 +20,7 @@ from vst.errors import check_choice
 
 DATASET_MODULES = (
     "vst.data.synthetic_motion",
+    "vst.data.synthetic_streams",
     "vst.data.video_datasets",
 )
 
@@ -53,8 +54,13 @@ class DatasetBuilder:
 
   train(config, batch_size, seed, shard_index, shard_count) -> TrainIterator
     `batch_size` is this host's share; the host reads only its shard.
-  eval(config, split, batch_size, shard_index, shard_count) -> Iterator[Batch]
+  eval(config, split, batch_size, shard_index, shard_count[, views]) ->
+      Iterable[Batch]
     one pass over `split`, the last batch padded and marked by "mask".
+    `views` = (eval.num_clips, eval.num_crops) is passed only for multi-view
+    evaluation; a dataset with several views per video gives each row a
+    "video_id" shared by the views of one video. The iterable may have a
+    `report()` of skipped videos (see `vst.evaluate.coverage_metrics`).
   num_examples(config, split) -> int
   validate(config) -> None: raises ConfigError naming a bad dataset field.
   input_spec(config) -> per-example shape of "inputs": a tuple (T, H, W, C), or

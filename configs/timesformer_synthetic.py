@@ -1,0 +1,22 @@
+"""A tiny TimeSformer (divided attention) learning motion on `synthetic_motion`.
+
+  python -m vst.main --config=configs/timesformer_synthetic.py --workdir=workdirs/timesformer
+
+Other schemes by override: --config.model.attention=joint (or space,
+sparse_local_global, axial).
+"""
+
+from vst.config_base import synthetic_config
+
+
+def get_config():
+  c = synthetic_config("timesformer", "tiny")
+  c.model.attention = "divided"
+  # From scratch, a random head learns faster than a zero one (as for ViViT).
+  c.model.head_init = "lecun_normal"
+  # Like ViViT, a transformer without a conv's locality prior needs more
+  # than the shared 600 steps.
+  c.train.num_steps = 2000
+  c.train.eval_every_steps = 500
+  c.checkpoint.every_steps = 500
+  return c

@@ -1,0 +1,221 @@
+"""HF transformers TimeSformer checkpoints -> `vst.models.timesformer` params.
+
+HF's `TimesformerForVideoClassification` (e.g.
+`facebook/timesformer-base-finetuned-k400`) ports the official model.
+Loading one:
+
+  hf = transformers.TimesformerForVideoClassification.from_pretrained(name)
+  model = vst.models.build_model(model_config_from_hf(hf.config),
+                                 hf.config.num_labels)
+  params = params_from_hf_timesformer(hf.state_dict(), hf.config)
+  logits = model.apply({"params": params}, clips, train=False)
+
+where `clips` is [B, T, H, W, C], the transpose of HF's (B, T, C, H, W).
+
+Layouts that differ:
+  - Conv2d weight [D, C, p, p] -> a one-frame tubelet kernel [1, p, p, C, D].
+  - The position table [1 + H'·W', D] (row 0: class token) -> [H', W', D]
+    and [D]; the time table [1, T, D] -> [T, D].
+  - The fused qkv Linear [3D, D] -> query, key, value kernels [D, N, Dh].
+  - Divided attention's temporal branch is two linear layers in a row, HF's
+    `temporal_attention.output.dense` then `temporal_dense`. Our pattern keeps
+    the second one's place for the shared output projection (see
+    `vst.layers.patterns_timesformer`), so they become our `time_attention/fc`
+    and `time_attention/out`, in that order: the same computation.
+"""
+
+from typing import Any, Mapping
+
+import numpy as np
+
+from vst import bench_references
+from vst.errors import ConfigError
+from vst.models import timesformer
+
+# HF attention_type -> our attention pattern.
+ATTENTION = {
+    "divided_space_time": "divided",
+    "joint_space_time": "joint",
+    "space_only": "space",
+}
+
+# HF hidden_act -> our gelu_approximate.
+_GELU_APPROXIMATE = {
+    "gelu": False,
+    "gelu_new": True,
+    "gelu_fast": True,
+    "gelu_pytorch_tanh": True,
+}
+
+
+def _get(hf_config: Any, key: str):
+  """A field of a `TimesformerConfig` or of its dict (config.json)."""
+  if isinstance(hf_config, Mapping):
+    return hf_config[key]
+  return getattr(hf_config, key)
+
+
+def model_config_from_hf(hf_config: Any) -> dict[str, Any]:
+  """The `config.model` fields of our TimeSformer computing what HF's does.
+
+  Args:
+    hf_config: a `transformers.TimesformerConfig`, or its dict.
+
+  Returns:
+    {"name": "timesformer", "variant": ..., "hidden_size": ..., ...}.
+
+  Raises:
+    ConfigError: for an HF option our TimeSformer does not implement.
+  """
+  act = _get(hf_config, "hidden_act")
+  if act not in _GELU_APPROXIMATE:
+    raise ConfigError(f"HF TimeSformer hidden_act={act!r} is not supported; "
+                      f"allowed: {', '.join(_GELU_APPROXIMATE)}")
+  attention = _get(hf_config, "attention_type")
+  if attention not in ATTENTION:
+    raise ConfigError(f"HF TimeSformer attention_type={attention!r} is not "
+                      f"supported; allowed: {', '.join(ATTENTION)}")
+  architecture = dict(
+      hidden_size=_get(hf_config, "hidden_size"),
+      num_layers=_get(hf_config, "num_hidden_layers"),
+      num_heads=_get(hf_config, "num_attention_heads"),
+      mlp_dim=_get(hf_config, "intermediate_size"),
+      patch_size=_get(hf_config, "patch_size"))
+  variant = next((name for name, fields in timesformer.VARIANTS.items()
+                  if fields == architecture), "B/16")
+  return dict(
+      name="timesformer",
+      variant=variant,
+      **architecture,
+      attention=ATTENTION[attention],
+      dropout_rate=float(_get(hf_config, "hidden_dropout_prob")),
+      drop_path_rate=float(_get(hf_config, "drop_path_rate")),
+      layer_norm_eps=_get(hf_config, "layer_norm_eps"),
+      gelu_approximate=_GELU_APPROXIMATE[act],
+  )
+
+
+def _normalise(state_dict: Mapping[str, Any]) -> dict[str, np.ndarray]:
+  """Keys without the `timesformer.` prefix, values as float32 numpy."""
+  out = {}
+  for key, value in state_dict.items():
+    key = key.removeprefix("timesformer.")
+    if hasattr(value, "detach"):  # A torch tensor.
+      value = value.detach().cpu().float().numpy()
+    out[key] = np.asarray(value, np.float32)
+  return out
+
+
+def params_from_hf_timesformer(state_dict: Mapping[str, Any],
+                               hf_config: Any) -> dict[str, Any]:
+  """Our TimeSformer params tree from an HF TimeSformer state dict.
+
+  Args:
+    state_dict: of `TimesformerForVideoClassification` or `TimesformerModel`
+      (then there is no `head`).
+    hf_config: the matching `TimesformerConfig`, or its dict.
+
+  Returns:
+    A nested dict of numpy arrays for `model.apply({"params": ...})`.
+
+  Raises:
+    ValueError: if a key is left over or missing.
+  """
+  weights = _normalise(state_dict)
+  heads = _get(hf_config, "num_attention_heads")
+  width = _get(hf_config, "hidden_size")
+  qkv_bias = _get(hf_config, "qkv_bias")
+  side = _get(hf_config, "image_size") // _get(hf_config, "patch_size")
+
+  def take(key: str) -> np.ndarray:
+    if key not in weights:
+      raise ValueError(f"HF TimeSformer state dict has no {key!r}")
+    return weights.pop(key)
+
+  def dense(prefix: str) -> dict[str, np.ndarray]:
+    return {"kernel": take(f"{prefix}.weight").T,
+            "bias": take(f"{prefix}.bias")}
+
+  def norm(prefix: str) -> dict[str, np.ndarray]:
+    return {"scale": take(f"{prefix}.weight"), "bias": take(f"{prefix}.bias")}
+
+  def attention(prefix: str, out: dict[str, np.ndarray]) -> dict[str, Any]:
+    """q/k/v from the fused qkv at `prefix`, then `out` as the projection."""
+    kernel = take(f"{prefix}.attention.qkv.weight").T  # [D, 3D]: q | k | v.
+    bias = (take(f"{prefix}.attention.qkv.bias") if qkv_bias
+            else np.zeros(3 * width, np.float32))
+    params = {}
+    for i, name in enumerate(("query", "key", "value")):
+      params[name] = {
+          "kernel": kernel[:, i * width:(i + 1) * width].reshape(
+              width, heads, -1),
+          "bias": bias[i * width:(i + 1) * width].reshape(heads, -1)}
+    params["out"] = {"kernel": out["kernel"].reshape(heads, -1, width),
+                     "bias": out["bias"]}
+    return params
+
+  pattern = ATTENTION[_get(hf_config, "attention_type")]
+  transformer = {}
+  for i in range(_get(hf_config, "num_hidden_layers")):
+    prefix = f"encoder.layer.{i}"
+    space_stage = "space_attention" if pattern == "divided" else "attention"
+    block = {
+        f"{space_stage}_norm": norm(f"{prefix}.layernorm_before"),
+        space_stage: attention(f"{prefix}.attention",
+                               dense(f"{prefix}.attention.output.dense")),
+        "mlp_norm": norm(f"{prefix}.layernorm_after"),
+        "mlp": {"fc1": dense(f"{prefix}.intermediate.dense"),
+                "fc2": dense(f"{prefix}.output.dense")},
+    }
+    if pattern == "divided":
+      fc = dense(f"{prefix}.temporal_attention.output.dense")
+      time = attention(f"{prefix}.temporal_attention",
+                       dense(f"{prefix}.temporal_dense"))
+      time["fc"] = {"kernel": fc["kernel"].reshape((heads, width // heads) * 2),
+                    "bias": fc["bias"].reshape(heads, -1)}
+      block["time_attention_norm"] = norm(f"{prefix}.temporal_layernorm")
+      block["time_attention"] = time
+    transformer[f"encoderblock_{i}"] = block
+
+  positions = take("embeddings.position_embeddings")[0]
+  posembed = {"pos_embedding": positions[1:].reshape(side, side, width),
+              "cls_pos_embedding": positions[0]}
+  if pattern != "space":
+    posembed["time_embedding"] = take("embeddings.time_embeddings")[0]
+  params = {
+      "patch_embed": {
+          "kernel": take("embeddings.patch_embeddings.projection.weight"
+                         ).transpose(2, 3, 1, 0)[None],
+          "bias": take("embeddings.patch_embeddings.projection.bias")},
+      "cls": take("embeddings.cls_token").reshape(-1),
+      "posembed_input": posembed,
+      "transformer": transformer,
+      "encoder_norm": norm("layernorm"),
+  }
+  if "classifier.weight" in weights:
+    params["head"] = dense("classifier")
+  if weights:
+    raise ValueError(f"HF TimeSformer keys not converted: {sorted(weights)}")
+  return params
+
+
+@bench_references.register("timesformer", layout="BTCHW")
+def hf_timesformer(config, kwargs):
+  """HF's TimesformerForVideoClassification (divided, joint; not space-only,
+  whose HF classifier sees one class token per frame)."""
+  ours_to_hf = {ours: hf for hf, ours in ATTENTION.items() if ours != "space"}
+  attention = kwargs.get("attention", "divided")
+  if attention not in ours_to_hf:
+    return None
+  import transformers  # pylint: disable=g-import-not-at-top
+  hf_config = transformers.TimesformerConfig(
+      hidden_size=kwargs["hidden_size"],
+      num_hidden_layers=kwargs["num_layers"],
+      num_attention_heads=kwargs["num_heads"],
+      intermediate_size=kwargs["mlp_dim"],
+      patch_size=kwargs["patch_size"],
+      image_size=int(config.dataset.crop_size),
+      num_frames=int(config.dataset.num_frames),
+      attention_type=ours_to_hf[attention],
+      num_labels=int(config.dataset.num_classes))
+  return transformers.TimesformerForVideoClassification(hf_config)

@@ -1,0 +1,166 @@
+"""TimeSformer (Bertasius et al. 2021): an image ViT with space-time attention.
+
+Each frame of a clip [B, T, H, W, C] is cut into p×p patches by the image
+ViT's patch embedding (a tubelet of one frame), giving the token grid
+[B, T, H/p, W/p, D]; the image model's position table is added to every frame
+and a separate, zero-initialised time table to every spatial position. The
+`attention` field picks one of the paper's five schemes (Fig. 1, Table 1):
+
+  space                per-frame ViT ("S"): as in the official code every
+                       frame is its own image with its own class token, the
+                       frames' class tokens are averaged before the final
+                       norm, and there is no time table.
+  joint                all T·H·W tokens and the class token ("ST").
+  divided              time, then space ("T+S"), the default and TimeSformer
+                       proper: 121.4M parameters.
+  sparse_local_global  local windows, then a dilated global grid ("L+G").
+  axial                time, width, height ("T+W+H").
+
+Any other name of `vst.layers.attention.pattern_names()` works too. The
+published models differ only in their input: TimeSformer 8×224² (frame
+stride 32), TimeSformer-HR 16×448² (stride 16), TimeSformer-L 96×224²
+(stride 4); all three are `B/16` (see configs/timesformer_k400.py).
+
+Parameter names: `patch_embed`, `cls`, `posembed_input` (`pos_embedding`
+[H', W', D], `cls_pos_embedding`, `time_embedding` [T, D]),
+`transformer/encoderblock_{i}/<stage>...`, `encoder_norm`, `head`.
+"""
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from vst.errors import ConfigError, check_choice
+from vst.layers import attention as attention_lib
+from vst.layers import embed
+from vst.layers import timesformer_block
+from vst.models.registry import register
+
+VARIANTS = {
+    # ViT-B/16, the backbone of every published TimeSformer.
+    "B/16": dict(hidden_size=768, num_layers=12, num_heads=12, mlp_dim=3072,
+                 patch_size=16),
+    # For 8×32×32 synthetic clips on a CPU: an 8×4×4 token grid, ~0.2M params.
+    "tiny": dict(hidden_size=64, num_layers=4, num_heads=4, mlp_dim=256,
+                 patch_size=8),
+}
+
+# Schemes in which every frame is encoded alone (the paper's "S").
+PER_FRAME_ATTENTION = ("space",)
+
+HEAD_INITS = {
+    # The official code's (timm's) initialisation of every Linear layer.
+    "trunc_normal": nn.initializers.truncated_normal(0.02),
+    "zeros": nn.initializers.zeros,
+    "lecun_normal": nn.initializers.lecun_normal(),
+}
+
+
+class TimeSformer(nn.Module):
+  """TimeSformer.
+
+  Attributes:
+    num_classes: size of the classifier.
+    hidden_size: token width D.
+    num_layers: encoder depth.
+    num_heads: attention heads.
+    mlp_dim: MLP hidden width.
+    patch_size: p of the p×p frame patches.
+    attention: the space-time attention scheme, see the module docstring.
+    dropout_rate: dropout after the position embeddings and in every block.
+    drop_path_rate: stochastic depth of the last block; linear from 0.
+    layer_norm_eps: LayerNorm epsilon (1e-6 as in the official code and HF).
+    gelu_approximate: tanh GELU, or the exact erf GELU of the official code.
+    head_init: "trunc_normal" (official), "zeros" or "lecun_normal".
+    time_init: "zeros" (official: fine-tuning starts as the image model) or
+      "trunc_normal" (from scratch, frames start distinguishable).
+    dtype: compute dtype ("bfloat16" for mixed precision); params stay float32.
+    remat: rematerialise each encoder block in the backward pass.
+  """
+  num_classes: int
+  hidden_size: int
+  num_layers: int
+  num_heads: int
+  mlp_dim: int
+  patch_size: int = 16
+  attention: str = "divided"
+  dropout_rate: float = 0.0
+  drop_path_rate: float = 0.0
+  layer_norm_eps: float = 1e-6
+  gelu_approximate: bool = False
+  head_init: str = "trunc_normal"
+  time_init: str = "zeros"
+  dtype: str = "float32"
+  remat: bool = False
+
+  def _check(self) -> None:
+    attention_lib.get_pattern(self.attention)
+    check_choice("model.head_init", self.head_init, HEAD_INITS)
+    check_choice("model.time_init", self.time_init,
+                 timesformer_block.TIME_INITS)
+    if self.hidden_size % self.num_heads:
+      raise ConfigError(f"model.hidden_size={self.hidden_size} is not "
+                        f"divisible by model.num_heads={self.num_heads}")
+    if self.patch_size < 1:
+      raise ConfigError(f"model.patch_size={self.patch_size} must be >= 1")
+
+  def validate_input(self, shape) -> None:
+    """Raises ConfigError unless clips of (T, H, W, C) cut into patches."""
+    self._check()
+    _, height, width, _ = shape
+    p = self.patch_size
+    if height % p or width % p:
+      raise ConfigError(
+          f"dataset.crop_size: {height}×{width} frames are not divisible by "
+          f"model.patch_size={p}")
+
+  @nn.compact
+  def __call__(self, inputs: jax.Array, *, train: bool) -> jax.Array:
+    """Logits of a batch of clips.
+
+    Args:
+      inputs: [B, T, H, W, C] clips.
+      train: enables dropout and stochastic depth (rng collection "dropout").
+
+    Returns:
+      [B, num_classes] float32 logits.
+    """
+    self._check()
+    dtype = jnp.dtype(self.dtype)
+    p = self.patch_size
+    grid = embed.tubelet_embedding(
+        self.hidden_size, (1, p, p), "random", dtype=self.dtype,
+        name="patch_embed")(inputs.astype(dtype))
+    batch, frames = grid.shape[:2]
+    per_frame = self.attention in PER_FRAME_ATTENTION
+    if per_frame:  # Every frame an image of its own: a one-frame grid.
+      grid = grid.reshape((batch * frames, 1) + grid.shape[2:])
+    cls_token = self.param("cls", nn.initializers.truncated_normal(0.02),
+                           (self.hidden_size,))
+    cls = jnp.broadcast_to(cls_token.astype(dtype),
+                           (grid.shape[0], self.hidden_size))
+    grid, cls = timesformer_block.FramePositionEmbedding(
+        use_time=not per_frame, time_init=self.time_init,
+        name="posembed_input")(grid, cls)
+    grid, cls = jax.tree.map(
+        lambda x: nn.Dropout(self.dropout_rate)(x, deterministic=not train),
+        (grid, cls))
+    _, cls = timesformer_block.TimeSformerEncoder(
+        num_layers=self.num_layers, num_heads=self.num_heads,
+        mlp_dim=self.mlp_dim, attention=self.attention,
+        dropout_rate=self.dropout_rate, drop_path_rate=self.drop_path_rate,
+        layer_norm_eps=self.layer_norm_eps,
+        gelu_approximate=self.gelu_approximate, dtype=self.dtype,
+        remat=self.remat, name="transformer")(grid, cls, train=train)
+    if per_frame:  # The official code averages the frames before the norm.
+      cls = cls.reshape(batch, frames, -1).mean(axis=1)
+    features = nn.LayerNorm(self.layer_norm_eps, dtype=dtype,
+                            name="encoder_norm")(cls)
+    self.sow("intermediates", "pre_logits", features)
+    logits = nn.Dense(self.num_classes, dtype=dtype,
+                      kernel_init=HEAD_INITS[self.head_init],
+                      name="head")(features)
+    return logits.astype(jnp.float32)
+
+
+register("timesformer", TimeSformer, VARIANTS)

@@ -28,7 +28,7 @@ train: setup
 	$(BIN)/python -m vst.main --config=configs/vivit_synthetic.py --workdir=$(WORKDIR)
 
 test: setup-test
-	$(BIN)/python -m pytest tests -q
+	$(BIN)/python -m pytest tests -q -n 2
 
 bench: setup
 	$(BIN)/python -m vst.bench --config=configs/vivit_synthetic.py

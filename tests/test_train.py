@@ -116,17 +116,26 @@ def test_eval_mode_restores_latest_checkpoint(tmp_path):
   assert (tmp_path / "eval_summary.json").exists()
 
 
-def test_grad_accumulation_matches_full_batch(tmp_path):
+def test_grad_accumulation_matches_full_batch():
   # ViViT: no BatchNorm and no dropout, so micro-batches see the same function.
-  full = tiny_config("vivit")
-  full.train.num_steps = 2
-  accum = tiny_config("vivit")
-  accum.train.num_steps = 2
-  accum.train.grad_accum_steps = 2
-  main_lib.run(full, str(tmp_path / "full"))
-  main_lib.run(accum, str(tmp_path / "accum"))
-  np.testing.assert_allclose(_losses(tmp_path / "full"),
-                             _losses(tmp_path / "accum"), rtol=2e-5)
+  config = tiny_config("vivit")
+  model, tx, schedule = train_lib.build(config)
+  clips = jax.random.normal(jax.random.key(0), (8, 4, 16, 16, 3))
+  batch = {"inputs": clips, "label": np.arange(8, dtype=np.int32) % 4}
+  state = train_lib.init_state(model, tx, clips, jax.random.key(1))
+  results = []
+  for accum in (1, 2):
+    config.train.grad_accum_steps = accum
+    step = jax.jit(train_lib.make_train_step(model, tx, schedule, config))
+    new_state, metrics = step(state, batch, jax.random.key(2))
+    values = metrics.compute()
+    results.append((new_state.params, values["loss"], values["grad_norm"]))
+  (full_params, *full), (accum_params, *accum) = results
+  np.testing.assert_allclose(accum, full, rtol=2e-5)
+  # AdamW's first step moves each weight by about ±lr whatever the gradient's
+  # size, so float rounding in near-zero gradients shows up at the lr scale.
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=2e-4),
+               accum_params, full_params)
 
 
 def test_eight_devices_match_one_device(tmp_path):

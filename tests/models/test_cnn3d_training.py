@@ -14,8 +14,9 @@ from tests.conftest import tiny_config
 from vst import main as main_lib
 
 
-# I3D (≈55 s here) is left to its synthetic config run.
-@pytest.mark.parametrize("model", ["r2plus1d", "c3d"])
+# One representative: the families share SpaceTimeConv and the trainer, and
+# each compile costs tens of seconds of the suite's 15-minute budget.
+@pytest.mark.parametrize("model", ["r2plus1d"])
 def test_loss_falls(tmp_path, model):
   config = tiny_config(model)
   config.dataset.name = "synthetic_motion_appearance"

@@ -72,7 +72,7 @@ def test_stage_layout_doubles_width_before_pooling_and_adapts_kv_stride():
       1, 3, 14]
 
 
-@pytest.mark.parametrize("shape", [(4, 16, 16), (6, 20, 28)])
+@pytest.mark.parametrize("shape", [(6, 20, 28)])  # odd T, H ≠ W
 def test_other_clip_sizes_work(shape):
   logits = _tiny_logits(shape)
   assert logits.shape == (2, 5) and np.isfinite(logits).all()

@@ -66,7 +66,7 @@ def test_shallow_stages_are_local_and_deep_stages_global():
       5, 5, 5, 1, 32)
 
 
-@pytest.mark.parametrize("shape", [(4, 16, 16), (5, 24, 40)])
+@pytest.mark.parametrize("shape", [(5, 24, 40)])  # odd T, H ≠ W
 def test_other_clip_sizes_work(shape):
   logits, _ = _tiny_run(shape)
   assert logits.shape == (2, 5) and np.isfinite(logits).all()

@@ -19,7 +19,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from vst.errors import check_choice
+from vst.errors import ConfigError, check_choice
 
 
 def central_frame(kernel_2d: jax.Array, time: int) -> jax.Array:
@@ -55,6 +55,20 @@ def tubelet_kernel_init(method: str) -> nn.initializers.Initializer:
     return INFLATIONS[method](lecun(key, shape[1:], dtype), shape[0])
 
   return init
+
+
+def check_tubelets_fit(shape, tubelet_size) -> None:
+  """ConfigError unless clips of (T, H, W, C) cut into `tubelet_size` tubelets."""
+  frames, height, width = shape[:3]
+  t, p_h, p_w = tubelet_size
+  if frames % t:
+    raise ConfigError(
+        f"dataset.num_frames={frames} is not divisible by the tubelet's "
+        f"temporal size {t} (model.tubelet_size)")
+  if height % p_h or width % p_w:
+    raise ConfigError(
+        f"dataset.crop_size: {height}×{width} frames are not divisible by "
+        f"the tubelet's patch size {p_h}×{p_w} (model.tubelet_size)")
 
 
 def tubelet_embedding(features: int, tubelet_size: tuple[int, int, int],

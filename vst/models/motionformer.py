@@ -97,16 +97,7 @@ class Motionformer(nn.Module):
   def validate_input(self, shape) -> None:
     """Raises ConfigError unless clips of (T, H, W, C) cut into tubelets."""
     self._check()
-    frames, height, width, _ = shape
-    t, p_h, p_w = self.tubelet_size
-    if frames % t:
-      raise ConfigError(
-          f"dataset.num_frames={frames} is not divisible by the tubelet's "
-          f"temporal size {t} (model.tubelet_size)")
-    if height % p_h or width % p_w:
-      raise ConfigError(
-          f"dataset.crop_size: {height}×{width} frames are not divisible by "
-          f"the tubelet's patch size {p_h}×{p_w} (model.tubelet_size)")
+    embed.check_tubelets_fit(shape, self.tubelet_size)
 
   @nn.compact
   def __call__(self, inputs: jax.Array, *, train: bool) -> jax.Array:

@@ -17,6 +17,8 @@ from absl import app
 from absl import flags
 from ml_collections import config_flags
 
+from vst.cli import parse_flags
+
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Path to a configs/*.py file.", lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for this run.")
@@ -24,26 +26,6 @@ _MODE = flags.DEFINE_enum("mode", "train", ["train", "eval"],
                           "train (evaluates at the end) or eval (latest checkpoint).")
 _MULTIHOST = flags.DEFINE_bool("multihost", False,
                                "Call jax.distributed.initialize() first.")
-
-
-def parse_flags(argv):
-  """absl flag parsing whose every failure is one line, not a traceback.
-
-  A typo in an override (`--config.train.num_step=5`) surfaces from
-  ml_collections as a KeyError/AttributeError deep inside absl.
-  """
-  try:
-    return flags.FLAGS(argv)
-  except Exception as e:  # pylint: disable=broad-except
-    message = str(e).strip("'\"").replace("\\n", " ").replace("\n", " ")
-    message = message.replace("\\'", "'").replace('\\"', '"')
-    override = next((a.split("=")[0] for a in argv[1:]
-                     if a.startswith("--config.") and
-                     isinstance(e, (KeyError, AttributeError)) and
-                     a.split("=")[0].rsplit(".", 1)[-1] in message), None)
-    where = f"{override}: no such config field; " if override else ""
-    print(f"error: {where}{message}", file=sys.stderr)
-    sys.exit(2)
 
 
 def run(config, workdir: str, mode: str = "train") -> dict:

@@ -4,7 +4,9 @@ import json
 
 import pytest
 
+from tests.conftest import tiny_config
 from vst.tools import model_table
+from vst.tools import train_memory
 
 REQUIRED_KEYS = {"name", "variant", "input", "params", "gflops_per_clip",
                  "published_params", "published_gflops", "params_rel_err",
@@ -50,3 +52,45 @@ def test_unregistered_model_is_reported_not_crashed_on(tmp_path, capsys):
   assert "not registered" in printed
   (row,) = json.loads(out.read_text())
   assert row["params"] is None and row["status"] == "not registered"
+
+
+def test_train_memory_extrapolates_to_a_directly_compiled_batch():
+  """fixed + B·per_clip from batches 2 and 4 predicts the compiled step's
+  memory at batch 8 (XLA's memory analysis, as bench reports it)."""
+  config = tiny_config()
+  shape = (4, 16, 16, 3)
+  m = train_memory.train_memory(config, shape, 8)
+  direct = train_memory.step_bytes(config, shape, 8)
+  assert m.per_clip_bytes > 0 and m.fixed_bytes > 0
+  assert m.total_bytes == pytest.approx(direct, rel=0.1)
+
+
+def test_memory_column_comes_from_the_measured_file(tmp_path, capsys,
+                                                    monkeypatch):
+  """--memory measures rows that have a paper config, with that config's
+  batch and optimizer, into the file; the table shows them; a row without a
+  paper config stays blank. (The measurement itself is tested above.)"""
+  seen = []
+
+  def fake_memory(config, shape, batch_size):
+    seen.append((config.model.name, config.train.optimizer, shape, batch_size))
+    return train_memory.TrainMemory(2**30, 2**29, batch_size, (2, 4), "cpu")
+
+  monkeypatch.setattr(train_memory, "train_memory", fake_memory)
+  published = tmp_path / "published.json"
+  row = {"name": "vivit", "variant": "tiny", "overrides": {},
+         "input": [4, 16, 16], "in_channels": 3, "num_classes": 4,
+         "published_params": None, "published_gflops": None, "source": "M",
+         "note": ""}
+  published.write_text(json.dumps([row, {**row, "name": "single_frame",
+                                         "input": [1, 16, 16]}]))
+  memory_file = tmp_path / "memory.json"
+  assert model_table.main(["--published", str(published), "--memory",
+                           "--memory_file", str(memory_file)]) == 0
+  # configs/vivit_k400.py: batch 64, SGD with momentum (Scenic's recipe).
+  assert seen == [("vivit", "sgd", (4, 16, 16, 3), 64)]
+  (measured,) = json.loads(memory_file.read_text()).values()
+  assert measured["total_bytes"] == 2**30 + 64 * 2**29
+  lines = capsys.readouterr().out.splitlines()
+  assert "33.0 @ 64" in next(l for l in lines if l.startswith("vivit"))
+  assert "@" not in next(l for l in lines if l.startswith("single_frame"))

@@ -106,27 +106,51 @@ class ClipMaker:
       inputs[modality] = spatial.hflip(x, modality == "flow") if flip else x
     return {"inputs": inputs, "label": self.labels[sample]}
 
-  def test_views(self, sample: int, num_clips: int,
-                 num_crops: int) -> list[dict]:
+  def test_views(self, sample: int, num_clips: int, num_crops: int,
+                 with_layout: bool = False) -> list[dict]:
     """num_clips × num_crops views (clip-major) of one video, read in one
-    decoding pass."""
-    spec = self.spec
+    decoding pass.
+
+    With `with_layout`, each view also has "layout": the source frame indices
+    it shows and its crop box (y, x, h, w in resized-frame pixels) and flip,
+    so predictions, features and attention maps can say what they saw.
+    """
     n, fps = self._length_and_fps(sample)
-    indices = sampling_lib.test_indices(n, fps, spec.clip, num_clips)
+    indices = sampling_lib.test_indices(n, fps, self.spec.clip, num_clips)
+    return self.clips_at(sample, indices, num_crops, with_layout, fps)
+
+  def clips_at(self, sample: int, indices: np.ndarray, num_crops: int = 1,
+               with_layout: bool = False,
+               fps: Optional[float] = None) -> list[dict]:
+    """The test crops of clips at explicit source frame indices [K, T]
+    (clip-major, `num_crops` per clip), read in one decoding pass; see
+    `test_views`."""
+    spec = self.spec
+    if fps is None:
+      fps = self._length_and_fps(sample)[1]
     unique, where = np.unique(indices, return_inverse=True)
     where = where.reshape(indices.shape)
     frames = self._read(sample, unique)
     height, width = next(iter(frames.values())).shape[1:3]
     crops = spatial.test_views(height, width, spec.crop_size, num_crops)
     views = []
-    for clip in where:
+    for clip, clip_indices in zip(where, indices):
       for box, flip in crops:
         inputs = {}
         for modality, x in frames.items():
           x = spatial.crop_resize(x[clip], box, spec.crop_size)
           inputs[modality] = spatial.hflip(x, modality == "flow") if flip else x
-        views.append({"inputs": inputs, "label": self.labels[sample]})
+        view = {"inputs": inputs, "label": self.labels[sample]}
+        if with_layout:
+          view["layout"] = {"frames": [int(i) for i in clip_indices],
+                            "box": [box.y, box.x, box.h, box.w],
+                            "flip": bool(flip), "fps": float(fps)}
+        views.append(view)
     return views
+
+  def length_and_fps(self, sample: int) -> tuple[int, float]:
+    """(usable frames, frame rate) of a video, as clips are sampled from it."""
+    return self._length_and_fps(sample)
 
 
 def _match_size(flow: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -66,12 +66,20 @@ class DatasetBuilder:
   input_spec(config) -> per-example shape of "inputs": a tuple (T, H, W, C), or
     a dict of tuples for multi-modal inputs; the trainer initialises models
     and counts FLOPs from it without reading data.
+  class_names(config) -> the label of each class index, for predictions
+    (`vst.predict`); "class_<k>" where a dataset has no names.
   """
   train: Callable[..., TrainIterator]
   eval: Callable[..., Iterator[Batch]]
   num_examples: Callable[[Any, str], int]
   validate: Callable[[Any], None] = lambda config: None
   input_spec: Callable[[Any], Any] = lambda config: rgb_clip_shape(config)
+  class_names: Callable[[Any], list[str]] = lambda config: numbered_classes(
+      config.num_classes)
+
+
+def numbered_classes(num_classes: int) -> list[str]:
+  return [f"class_{k}" for k in range(int(num_classes))]
 
 
 def checked_position(name: str, state: Mapping[str, Any],

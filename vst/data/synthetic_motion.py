@@ -212,6 +212,14 @@ def make_spec(config, appearance: bool = False) -> Spec:
               seed=seed)
 
 
+def class_names(spec: Spec) -> list[str]:
+  """"right", "left", ...; with appearances "right/hue0", "right/hue1", ..."""
+  if spec.num_appearances == 1:
+    return list(MOTIONS[:spec.num_classes])
+  return [f"{MOTIONS[label // spec.num_appearances]}/hue"
+          f"{label % spec.num_appearances}" for label in range(spec.num_classes)]
+
+
 # ============================================================================
 # Sampling: one RNG per sample draws everything the sample shows.
 # ============================================================================
@@ -607,8 +615,10 @@ def _builder(appearance: bool) -> registry.DatasetBuilder:
   def validate(config) -> None:
     make_spec(config, appearance)
 
-  return registry.DatasetBuilder(train=train, eval=eval_batches,
-                                 num_examples=num_examples, validate=validate)
+  return registry.DatasetBuilder(
+      train=train, eval=eval_batches, num_examples=num_examples,
+      validate=validate,
+      class_names=lambda config: class_names(make_spec(config, appearance)))
 
 
 registry.register(NAME, _builder(appearance=False))

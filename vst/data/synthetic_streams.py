@@ -250,9 +250,11 @@ def _builder(appearance: bool) -> registry.DatasetBuilder:
   def input_spec(config) -> dict[str, Any]:
     return make_stream_spec(config, appearance).shapes()
 
-  return registry.DatasetBuilder(train=train, eval=eval_batches,
-                                 num_examples=num_examples, validate=validate,
-                                 input_spec=input_spec)
+  return registry.DatasetBuilder(
+      train=train, eval=eval_batches, num_examples=num_examples,
+      validate=validate, input_spec=input_spec,
+      class_names=lambda config: motion.class_names(
+          make_stream_spec(config, appearance).video))
 
 
 registry.register(NAME, _builder(appearance=False))

@@ -133,9 +133,12 @@ def _builder(name: str) -> registry.DatasetBuilder:
   def input_spec(config):
     return spec_lib.input_spec(spec_lib.make_video_spec(config))
 
+  def class_names(config) -> list[str]:
+    return list(load_index(_spec(config), "train").class_names)
+
   return registry.DatasetBuilder(train=train, eval=eval_batches,
                                  num_examples=num_examples, validate=validate,
-                                 input_spec=input_spec)
+                                 input_spec=input_spec, class_names=class_names)
 
 
 for _name in LAYOUTS:

@@ -124,9 +124,11 @@ class ConvLSTMClassifier(nn.Module):
         jnp.zeros((batch, height // p, width // p, 1), clips.dtype))
     carry, probs, _ = recurrent.TimeScan(step, name="time")(
         carry, clips, mask, (self.num_classes,))
+    _, top_hidden = carry[-1]
+    # The top layer's last hidden state, pooled over space as `classify` does.
+    self.sow("intermediates", "pre_logits", top_hidden.mean(axis=(1, 2)))
     if self.readout == "mean":
       return jnp.log(jnp.maximum(probs, 1e-30))
-    _, top_hidden = carry[-1]
     return step.classify(top_hidden)
 
 

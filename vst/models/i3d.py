@@ -73,7 +73,8 @@ def _scaled(widths: MixedWidths, divisor: int) -> MixedWidths:
 
 
 class InceptionTrunk(nn.Module):
-  """One stream: clips [B, T, H, W, C] -> logits [B, num_classes]."""
+  """One stream: clips [B, T, H, W, C] -> (logits [B, num_classes], pooled
+  features [B, D])."""
   num_classes: int
   options: UnitOptions
   width_divisor: int = 1
@@ -97,11 +98,11 @@ class InceptionTrunk(nn.Module):
                  (o.t(strides[0]),) + strides[1:])
     window = tuple(min(w, s) for w, s in zip((o.t(2), 7, 7), x.shape[1:4]))
     x = nn.avg_pool(x, window, (1, 1, 1))
-    self.sow("intermediates", "pre_logits", x.mean(axis=(1, 2, 3)))
+    features = x.mean(axis=(1, 2, 3))
     x = nn.Dropout(self.dropout_rate)(x, deterministic=not train)
     logits = nn.Conv(self.num_classes, (1, 1, 1), dtype=jnp.dtype(o.dtype),
                      name="logits")(x)
-    return logits.mean(axis=(1, 2, 3))
+    return logits.mean(axis=(1, 2, 3)), features
 
 
 class Inception3D(nn.Module):
@@ -148,11 +149,15 @@ class Inception3D(nn.Module):
                           self.temporal_padding, self.dtype)
     if len(self.streams) == 1:
       inputs = {self.streams[0]: inputs}
-    logits = 0.0
+    logits, features = 0.0, []
     for stream in self.streams:
-      logits = logits + InceptionTrunk(
+      stream_logits, stream_features = InceptionTrunk(
           self.num_classes, options, self.width_divisor, self.dropout_rate,
           name=stream)(inputs[stream].astype(jnp.dtype(self.dtype)), train)
+      logits = logits + stream_logits
+      features.append(stream_features)
+    # Each stream's pooled Mixed_5c features (two-stream I3D: rgb, flow).
+    self.sow("intermediates", "pre_logits", jnp.concatenate(features, -1))
     return logits.astype(jnp.float32)
 
 

@@ -121,8 +121,11 @@ class LatticeLSTM(nn.Module):
     step = _LatticeStep(spec, tuple(self.streams), self.features,
                         tuple(self.kernel_size), self.num_classes,
                         self.dropout_rate, train, self.dtype, name="step")
-    _, probs, _ = recurrent.TimeScan(step, name="time")(
+    carry, probs, _ = recurrent.TimeScan(step, name="time")(
         carry, clips, mask, (len(self.streams), self.num_classes))
+    # Each stream's last hidden map, pooled over space as its head sees it.
+    self.sow("intermediates", "pre_logits", jnp.concatenate(
+        [carry[s][1].mean(axis=(1, 2)) for s in self.streams], -1))
     return recurrent.late_fusion_logits(
         [probs[:, k] for k in range(len(self.streams))], self.fusion_weights)
 

@@ -106,6 +106,9 @@ class FrameRNN(nn.Module):
     num_classes, tower, fc_layers, lstm_features, tower_dropout,
     lstm_dropout, forget_bias, step_weighting, dtype: see `LRCN`.
     emit_steps: also return the per-step probabilities [B, T, K].
+
+  Returns (mean probabilities [B, K], per-step ones or None, the top LSTM
+  layer's hidden state after each clip's last valid frame [B, D]).
   """
   num_classes: int
   tower: str
@@ -143,10 +146,11 @@ class FrameRNN(nn.Module):
         name="step")
     carry = cell.initial_carry(jnp.zeros((batch, 1)))
     weights = step_weights(self.step_weighting, time)
-    _, probs, steps = recurrent.TimeScan(step, emit=self.emit_steps,
-                                         name="time")(
+    carry, probs, steps = recurrent.TimeScan(step, emit=self.emit_steps,
+                                             name="time")(
         carry, xs, mask, (self.num_classes,), weights)
-    return probs, steps
+    _, hidden = carry[-1]
+    return probs, steps, hidden
 
 
 STEP_WEIGHTINGS = ("uniform", "linear")
@@ -222,13 +226,16 @@ class LRCN(nn.Module):
     clips, lengths = recurrent.split_inputs(inputs, self.streams)
     batch, time = next(iter(clips.values())).shape[:2]
     mask = recurrent.lengths_to_mask(lengths, batch, time)
-    probs = []
+    probs, hidden = [], []
     for stream in self.streams:
-      p, _ = FrameRNN(self.num_classes, self.tower, self.fc_layers,
+      p, _, h = FrameRNN(self.num_classes, self.tower, self.fc_layers,
                       tuple(self.lstm_features), self.tower_dropout,
                       self.lstm_dropout, self.forget_bias, dtype=self.dtype,
                       name=stream)(clips[stream], mask, train=train)
       probs.append(p)
+      hidden.append(h)
+    # The video's representation: each stream's last hidden state.
+    self.sow("intermediates", "pre_logits", jnp.concatenate(hidden, -1))
     return recurrent.late_fusion_logits(probs, self.fusion_weights)
 
 

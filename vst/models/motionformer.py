@@ -20,7 +20,7 @@ patch embedding (0.59M), left out here: 108.55M rather than 109.14M
 
 Parameter names: `tubelet_embed`, `cls`, `pos_embedding`, `cls_pos_embedding`,
 `temporal_embedding`, `transformer/encoderblock_{i}/attention/{query,key,
-value,out,proj_q,proj_kv}`, `transformer/encoder_norm`, `pre_logits`, `head`.
+value,out,proj_q,proj_kv}`, `transformer/encoder_norm`, `representation` (the official `pre_logits`), `head`.
 """
 
 import flax.linen as nn
@@ -133,7 +133,7 @@ class Motionformer(nn.Module):
     features = cls
     if self.pre_logits:
       features = jnp.tanh(nn.Dense(self.hidden_size, dtype=dtype,
-                                   name="pre_logits")(features))
+                                   name="representation")(features))
     self.sow("intermediates", "pre_logits", features)
     logits = nn.Dense(self.num_classes, dtype=dtype,
                       kernel_init=HEAD_INITS[self.head_init],

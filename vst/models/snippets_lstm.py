@@ -119,8 +119,9 @@ class _PoolingStream(nn.Module):
         per_window = fcs(pooled, fc, "fc")
         per_window = jnp.where(valid[..., None], per_window, 0)
         features = per_window.reshape((batch, -1))
-    return nn.Dense(self.num_classes, dtype=jnp.dtype(self.dtype),
-                    name="head")(features).astype(jnp.float32)
+    logits = nn.Dense(self.num_classes, dtype=jnp.dtype(self.dtype),
+                      name="head")(features).astype(jnp.float32)
+    return logits, features
 
 
 class BeyondShortSnippets(nn.Module):
@@ -179,10 +180,10 @@ class BeyondShortSnippets(nn.Module):
     clips, lengths = recurrent.split_inputs(inputs, self.streams)
     batch, time = next(iter(clips.values())).shape[:2]
     mask = recurrent.lengths_to_mask(lengths, batch, time)
-    probs = []
+    probs, features = [], []
     for stream in self.streams:
       if self.aggregation == "lstm":
-        p, steps = lrcn.FrameRNN(
+        p, steps, f = lrcn.FrameRNN(
             self.num_classes, self.tower, self.fc_layers,
             tuple(self.lstm_features), self.dropout_rate, self.dropout_rate,
             step_weighting=self.step_weighting, emit_steps=train,
@@ -193,11 +194,15 @@ class BeyondShortSnippets(nn.Module):
           self.sow("intermediates", "step_weights",
                    jnp.ones((time,)) if weights is None else weights)
       else:
-        p = jax.nn.softmax(_PoolingStream(
+        logits, f = _PoolingStream(
             self.num_classes, self.aggregation, spec, self.dropout_rate,
             self.pool_window, self.pool_stride, self.time_conv_features,
-            self.dtype, name=stream)(clips[stream], mask, train=train), -1)
+            self.dtype, name=stream)(clips[stream], mask, train=train)
+        p = jax.nn.softmax(logits, -1)
       probs.append(p)
+      features.append(f)
+    # The pooled features (or last LSTM hidden state) of each stream.
+    self.sow("intermediates", "pre_logits", jnp.concatenate(features, -1))
     return recurrent.late_fusion_logits(probs, self.fusion_weights)
 
 

@@ -213,7 +213,7 @@ class TSN(nn.Module):
     self.validate_input(shapes)
     k = self.num_segments(shapes)
     dtype = jnp.dtype(self.dtype)
-    fused = 0.0
+    fused, features = 0.0, []
     for modality, weight in zip(self.modalities, self._weights()):
       x = inputs[modality]
       if modality == "rgb":
@@ -227,8 +227,12 @@ class TSN(nn.Module):
       maps = cnn_towers.build_bn_backbone(
           self.backbone, self.partial_bn, self.dtype,
           f"{modality}_backbone")(x, train=train)
+      # The video's representation whatever the consensus: the backbone's
+      # pooled features averaged over segments, per modality.
+      features.append(maps.mean(axis=(1, 2)).reshape((batch, k, -1)).mean(1))
       logits = self._consensus_head(modality, maps, batch, k, train)
       fused = fused + float(weight) * logits
+    self.sow("intermediates", "pre_logits", jnp.concatenate(features, -1))
     return fused
 
   def _consensus_head(self, modality, maps, batch, k, train) -> jax.Array:

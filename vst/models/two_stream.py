@@ -162,10 +162,13 @@ class TwoStream(nn.Module):
       time = frames // per
     return out, batch, time
 
-  def _classify(self, x, spec, name, batch, time, train) -> jax.Array:
-    """FC layers and classifier on maps [B·T', ...], averaged over T'."""
+  def _classify(self, x, spec, name, batch, time, train,
+                features: list) -> jax.Array:
+    """FC layers and classifier on maps [B·T', ...], averaged over T'; the
+    FC output averaged over T' is appended to `features`."""
     x = cnn_towers.PlainFC(spec.fc, self.dropout_rate, dtype=self.dtype,
                            name=f"{name}_fc")(x, train=train)
+    features.append(x.reshape((batch, time, -1)).mean(1))
     logits = nn.Dense(self.num_classes, dtype=jnp.dtype(self.dtype),
                       name=f"{name}_fc8")(x)
     return logits.astype(jnp.float32).reshape((batch, time, -1)).mean(1)
@@ -176,13 +179,19 @@ class TwoStream(nn.Module):
     frames, batch, time = self._frames(inputs)
     specs = dict(zip(("rgb", "flow"), self._specs()))
     names = {"rgb": "spatial", "flow": "temporal"}
+    # The representation before the classifier(s): each classified path's
+    # last FC output, concatenated (spatial or fused first, then temporal).
+    features = []
+    sow = lambda: self.sow("intermediates", "pre_logits",
+                           jnp.concatenate(features, axis=-1))
     if self.fusion == "score":
       logits = []
       for stream in self.streams:
         x = cnn_towers.PlainConvStack(specs[stream], dtype=self.dtype,
                                       name=names[stream])(frames[stream])
         logits.append(self._classify(x, specs[stream], names[stream], batch,
-                                     time, train))
+                                     time, train, features))
+      sow()
       if len(logits) == 1:
         return logits[0]
       return fusion_lib.ScoreFusion(self.score_fusion, dtype=self.dtype,
@@ -201,6 +210,7 @@ class TwoStream(nn.Module):
     pool = spatial.convs[index].pool
     if self.fusion == "bilinear":
       x, fused_time = fused, time
+      features.append(x.reshape((batch, time, -1)).mean(1))
       if self.dropout_rate > 0:
         x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
       logits = nn.Dense(self.num_classes, dtype=jnp.dtype(self.dtype),
@@ -217,15 +227,18 @@ class TwoStream(nn.Module):
         fused_time = time
       x = cnn_towers.PlainConvStack(spatial, start=index + 1, dtype=self.dtype,
                                     name="spatial_top")(x)
-      logits = self._classify(x, spatial, "fused", batch, fused_time, train)
+      logits = self._classify(x, spatial, "fused", batch, fused_time, train,
+                              features)
     if not self.keep_temporal:
+      sow()
       return logits
     x = towers["flow"]
     x = cnn_towers.max_pool_ceil(x, *pool) if pool[0] else x
     x = cnn_towers.PlainConvStack(temporal, start=index + 1, dtype=self.dtype,
                                   name="temporal_top")(x)
     temporal_logits = self._classify(x, temporal, "temporal", batch, time,
-                                     train)
+                                     train, features)
+    sow()
     return fusion_lib.ScoreFusion("average", name="final_fusion")(
         jnp.stack([logits, temporal_logits]))
 

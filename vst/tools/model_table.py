@@ -1,12 +1,20 @@
 """Measured parameters and GMACs of every published model, beside the papers'.
 
   python -m vst.tools.model_table [--markdown] [--json PATH] \
-      [--names vivit,single_frame] [--published PATH]
+      [--names vivit,single_frame] [--published PATH] [--memory]
 
 Each row of `published/*.json` (beside this file, one file per model) is built through the model
 registry and measured with `flops.model_cost` (eval_shape and make_jaxpr only,
 so even ViViT-L on 3136 tokens takes seconds). Rows whose model is not
 registered yet are listed as such.
+
+The "train GiB" column is the memory one train step needs on one device at
+the batch size of the model's paper config (`configs/<name>_k400.py` or
+`_ucf101.py`, train.batch_size, its optimizer), from XLA's memory analysis
+(`vst.tools.train_memory`: two compiles per row, about a minute each for a
+ViT-B on CPU). `--memory` measures the rows not yet in
+`measured/train_memory.json` and adds them there as it goes (an interrupted
+run resumes); the table shows what that file holds for this backend.
 
 A published file is a list of rows, one per published (model, variant, input):
 
@@ -28,6 +36,7 @@ A published file is a list of rows, one per published (model, variant, input):
 
 import argparse
 import importlib
+import importlib.util
 import json
 import pathlib
 import sys
@@ -39,6 +48,8 @@ from vst.tools import flops
 
 # One file per model family, `published/<name>.json`, each a list of rows.
 PUBLISHED_PATH = pathlib.Path(__file__).with_name("published")
+MEMORY_PATH = pathlib.Path(__file__).with_name("measured") / "train_memory.json"
+CONFIGS_PATH = pathlib.Path(__file__).parents[2] / "configs"
 
 NOT_REGISTERED = "not registered"
 
@@ -120,11 +131,91 @@ def measure_row(row: dict[str, Any], registered: set[str]) -> dict[str, Any]:
 
 
 def build_table(rows: Sequence[dict[str, Any]],
-                names: Sequence[str] | None = None) -> list[dict[str, Any]]:
-  """Measured rows, for models in `names` only if given."""
+                names: Sequence[str] | None = None,
+                memory: dict[str, dict] | None = None) -> list[dict[str, Any]]:
+  """Measured rows, for models in `names` only if given, with the train
+  memory found in `memory` (see `memory_key`)."""
   registered, _ = registered_models()
-  return [measure_row(row, registered) for row in rows
-          if not names or row["name"] in names]
+  results = [measure_row(row, registered) for row in rows
+             if not names or row["name"] in names]
+  for result in results:
+    result["train_memory"] = (memory or {}).get(memory_key(result))
+  return results
+
+
+# ============================================================================
+# Train memory at the paper batch.
+# ============================================================================
+
+def paper_config(name: str):
+  """The model's paper config (Kinetics or UCF-101 recipe), or None."""
+  for suffix in ("k400", "ucf101"):
+    path = CONFIGS_PATH / f"{name}_{suffix}.py"
+    if path.exists():
+      spec = importlib.util.spec_from_file_location(f"{name}_{suffix}", path)
+      module = importlib.util.module_from_spec(spec)
+      spec.loader.exec_module(module)
+      return module.get_config()
+  return None
+
+
+def memory_key(result: dict[str, Any]) -> str:
+  import jax  # pylint: disable=g-import-not-at-top
+  overrides = json.dumps(result.get("overrides", {}), sort_keys=True)
+  return (f"{result['name']}|{result['variant']}|{overrides}|"
+          f"{'x'.join(map(str, result['input']))}|{jax.default_backend()}")
+
+
+def load_memory(path=MEMORY_PATH) -> dict[str, dict]:
+  path = pathlib.Path(path)
+  if not path.exists():
+    return {}
+  with open(path) as f:
+    return json.load(f)
+
+
+def measure_memory(rows: Sequence[dict[str, Any]], path=MEMORY_PATH,
+                   names: Sequence[str] | None = None) -> dict[str, dict]:
+  """Adds the train memory of every measurable row missing from `path`,
+  saving after each row; returns the file's contents."""
+  import time  # pylint: disable=g-import-not-at-top
+  import jax  # pylint: disable=g-import-not-at-top
+  from vst.tools import train_memory  # pylint: disable=g-import-not-at-top
+  memory = load_memory(path)
+  for row in rows:
+    if names and row["name"] not in names:
+      continue
+    result = {"name": row["name"], "variant": row["variant"],
+              "overrides": row.get("overrides", {}), "input": row["input"]}
+    key = memory_key(result)
+    config = paper_config(row["name"])
+    if key in memory or config is None:
+      continue
+    config.model = registry.model_config(row["name"], row["variant"])
+    for field, value in result["overrides"].items():
+      config.model[field] = value
+    config.dataset.num_classes = row["num_classes"]
+    shape = tuple(row["input"]) + (row.get("in_channels", 3),)
+    start = time.perf_counter()
+    try:
+      m = train_memory.train_memory(config, shape,
+                                    int(config.train.batch_size))
+    except Exception as e:  # pylint: disable=broad-except
+      print(f"{key}: {type(e).__name__}: {e}", file=sys.stderr)
+      continue
+    memory[key] = {"total_bytes": m.total_bytes, "fixed_bytes": m.fixed_bytes,
+                   "per_clip_bytes": m.per_clip_bytes,
+                   "batch_size": m.batch_size,
+                   "optimizer": config.train.optimizer,
+                   "measured_batches": list(m.measured_batches),
+                   "backend": m.backend, "jax": jax.__version__,
+                   "seconds": round(time.perf_counter() - start, 1)}
+    pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as f:
+      json.dump(memory, f, indent=1, sort_keys=True)
+    print(f"{key}: {m.total_bytes / 2**30:.1f} GiB at batch {m.batch_size}",
+          file=sys.stderr)
+  return memory
 
 
 # ============================================================================
@@ -132,7 +223,7 @@ def build_table(rows: Sequence[dict[str, Any]],
 # ============================================================================
 
 COLUMNS = ("model", "input", "params M", "pub M", "Δ params", "GMACs", "pub G",
-           "Δ GMACs", "src", "status")
+           "Δ GMACs", "train GiB @ batch", "src", "status")
 
 
 def _number(value, scale=1.0) -> str:
@@ -141,6 +232,12 @@ def _number(value, scale=1.0) -> str:
 
 def _percent(value) -> str:
   return "" if value is None else f"{100 * value:+.1f}%"
+
+
+def _memory_cell(memory: dict[str, Any] | None) -> str:
+  if not memory:
+    return ""
+  return f"{memory['total_bytes'] / 2**30:.1f} @ {memory['batch_size']}"
 
 
 def _cells(result: dict[str, Any]) -> list[str]:
@@ -157,6 +254,7 @@ def _cells(result: dict[str, Any]) -> list[str]:
       _number(result["gflops_per_clip"]) if measured else "",
       _number(result["published_gflops"]),
       _percent(result["gflops_rel_err"]),
+      _memory_cell(result.get("train_memory")),
       result["source"] or "",
       result["status"],
   ]
@@ -168,7 +266,7 @@ def format_text(results: Sequence[dict[str, Any]]) -> str:
   lines = []
   for row in table:
     # Text columns align left, numbers right.
-    cells = [c.ljust(w) if i in (0, 1, 8, 9) else c.rjust(w)
+    cells = [c.ljust(w) if i in (0, 1, 9, 10) else c.rjust(w)
              for i, (c, w) in enumerate(zip(row, widths))]
     lines.append("  ".join(cells).rstrip())
   return "\n".join(lines)
@@ -192,10 +290,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                       help="comma-separated model names (default: all)")
   parser.add_argument("--published", default=str(PUBLISHED_PATH),
                       help="the published-numbers file")
+  parser.add_argument("--memory", action="store_true",
+                      help="measure the train memory of rows not yet in "
+                      "--memory_file (slow: two compiles per row)")
+  parser.add_argument("--memory_file", default=str(MEMORY_PATH),
+                      help="measured train memory, read and extended")
   args = parser.parse_args(argv)
 
   names = [n for n in args.names.split(",") if n]
-  results = build_table(load_rows(args.published), names)
+  rows = load_rows(args.published)
+  memory = (measure_memory(rows, args.memory_file, names) if args.memory
+            else load_memory(args.memory_file))
+  results = build_table(rows, names, memory)
   print(format_markdown(results) if args.markdown else format_text(results))
   for module, error in registered_models()[1].items():
     print(f"note: {module} could not be imported ({error})", file=sys.stderr)

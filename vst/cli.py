@@ -1,0 +1,45 @@
+"""What every vst command line shares.
+
+Tools other than `vst.main` define their flags on their own `FlagValues`
+(`new_flag_values`), so that any number of them can be imported in one
+process (tests, notebooks) without absl's duplicate-flag error, and run
+in-process as `tool.main(argv)`.
+"""
+
+import sys
+
+from absl import flags
+
+
+def parse_flags(argv, flag_values: flags.FlagValues | None = None):
+  """absl flag parsing whose every failure is one line, not a traceback.
+
+  A typo in an override (`--config.train.num_step=5`) surfaces from
+  ml_collections as a KeyError/AttributeError deep inside absl. Returns the
+  positional arguments (argv[0] first); exits with status 2 on bad flags.
+  """
+  try:
+    return (flag_values or flags.FLAGS)(argv)
+  except Exception as e:  # pylint: disable=broad-except
+    message = str(e).strip("'\"").replace("\\n", " ").replace("\n", " ")
+    message = message.replace("\\'", "'").replace('\\"', '"')
+    override = next((a.split("=")[0] for a in argv[1:]
+                     if a.startswith("--config.") and
+                     isinstance(e, (KeyError, AttributeError)) and
+                     a.split("=")[0].rsplit(".", 1)[-1] in message), None)
+    where = f"{override}: no such config field; " if override else ""
+    print(f"error: {where}{message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def new_flag_values(argv, *, config_help: str, workdir_help: str):
+  """A FlagValues with the --config (a locked configs/*.py, with
+  --config.a.b=v overrides) and --workdir flags every tool takes, for parsing
+  `argv` (ml_collections finds the overrides to define in it)."""
+  from ml_collections import config_flags  # pylint: disable=g-import-not-at-top
+  flag_values = flags.FlagValues()
+  config_flags.DEFINE_config_file("config", None, config_help,
+                                  flag_values=flag_values, lock_config=True,
+                                  sys_argv=list(argv))
+  flags.DEFINE_string("workdir", None, workdir_help, flag_values=flag_values)
+  return flag_values

@@ -65,6 +65,15 @@ def base_config() -> ml_collections.ConfigDict:
   c.checkpoint = ml_collections.ConfigDict()
   c.checkpoint.every_steps = 100
   c.checkpoint.keep = 3
+
+  # Image-to-video initialisation (vst.init_2d): a fresh run (no checkpoint
+  # in the workdir) loads a 2D image checkpoint into the video model and
+  # writes workdir/init_report.{txt,json}; resuming ignores it.
+  c.init_from = ml_collections.ConfigDict()
+  c.init_from.path = ""           # "" disables; .npz | .safetensors | .pth
+  c.init_from.format = "auto"     # auto | big_vision_npz | timm_safetensors | torchvision
+  c.init_from.tubelet_init = "central_frame"  # central_frame | mean | repeat
+  c.init_from.inflation = "mean"  # centre | mean | repeat (CNN kernels)
   return c
 
 

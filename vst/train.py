@@ -4,9 +4,10 @@ Nothing here knows which model runs: the model comes from the registry by
 `config.model.name`, the data from the dataset registry by `config.dataset.name`.
 
 Resume order: the latest checkpoint in WORKDIR if there is one, else a fresh
-initialisation from `config.train.seed`. Batches depend only on (seed, step)
-and dropout keys are folded from the step, so a resumed run continues exactly
-where the interrupted one would have been.
+initialisation from `config.train.seed`, its params replaced by a 2D image
+checkpoint's when `config.init_from.path` is set (vst.init_2d). Batches depend
+only on (seed, step) and dropout keys are folded from the step, so a resumed
+run continues exactly where the interrupted one would have been.
 """
 
 import functools
@@ -25,6 +26,7 @@ from clu import metrics as clu_metrics
 
 from vst import checkpointing
 from vst import evaluate as evaluate_lib
+from vst import init_2d
 from vst import observe
 from vst import optim
 from vst import sharding as sharding_lib
@@ -251,7 +253,7 @@ class Trainer:
 
   # --------------------------------------------------------------------------
   def restore_or_init(self):
-    """(state, data_state or None): resume → scratch."""
+    """(state, data_state or None): resume → init_from (if set) → scratch."""
     latest = self.ckpt.latest_step()
     if latest is not None:
       abstract = checkpointing.abstract_like(self._abstract, self._state_shardings)
@@ -269,6 +271,11 @@ class Trainer:
     with jax.set_mesh(self.mesh):
       state = create_state(self.config, self.model, self.tx,
                            self._state_shardings)
+      init_from = self.config.get("init_from")
+      if init_from is not None and init_from.path:
+        state = init_2d.initialise_state(self.config, self.model, self.tx,
+                                         state, self._state_shardings,
+                                         self.workdir)
     return state, None
 
   def evaluate(self, state) -> dict:

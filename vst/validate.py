@@ -9,6 +9,7 @@ import tempfile
 
 import jax
 
+from vst import init_2d
 from vst import optim
 from vst import sharding as sharding_lib
 from vst.data import registry as data_registry
@@ -52,6 +53,8 @@ def check_config(config) -> None:
     model_registry.check_input_shape(model, spec)
   optim.make_optimizer(train)
 
+  _check_init_from(config)
+
   mesh = sharding_lib.make_mesh(config.mesh)
   data_size = mesh.shape["data"]
   per_step = train.batch_size // train.grad_accum_steps
@@ -68,6 +71,22 @@ def check_config(config) -> None:
     raise ConfigError(
         f"eval.batch_size={config.eval.batch_size} must be divisible by the "
         f"mesh's data axis ({data_size} devices)")
+
+
+def _check_init_from(config) -> None:
+  """`init_from`: known choices and, when a path is set, a file to read.
+
+  Whether the file's layout fits the model is only known once it is read;
+  the trainer raises that ConfigError before the first step.
+  """
+  init_from = config.get("init_from")
+  if init_from is None:
+    return
+  init_2d.check_options(init_from)
+  if init_from.path and not os.path.isfile(init_from.path):
+    raise ConfigError(
+        f"init_from.path={init_from.path!r} is not a file; allowed: an image "
+        "checkpoint (.npz, .safetensors, .pth) or \"\" for no initialisation")
 
 
 def check_workdir(workdir: str) -> None:

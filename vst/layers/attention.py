@@ -19,6 +19,29 @@ each stage its own LayerNorm, attention module and residual, which is how ViViT
 model 3 ("factorized_self": spatial MSA, residual, temporal MSA, residual) and
 TimeSformer's divided attention differ from a single-stage pattern. Adding a
 pattern is one function and one line in `_PATTERNS`.
+
+Attention maps. The fused kernel never exposes its weights, so a pattern
+describes them on request: it calls `record_attention` with closures that
+recompute them, and they run only when the caller applied the model with the
+collection "attention" (and/or "attention_matrix") mutable. Otherwise nothing
+is computed, no parameter appears and the outputs are bitwise those of the
+kernel. What is recorded:
+
+  "attention"         `received`: [B, N, T', H', W'] float32, the attention
+                      each key token on the key grid receives: the class
+                      token's row where the query has one, else the mean over
+                      the queries of its group; a group's row is placed back
+                      on the grid (so each group sums to 1 without a class
+                      token, to 1 minus the class token's self-attention
+                      with one).
+  "attention_matrix"  `matrix`: [B, N, L, L] float32, the full token-to-token
+                      matrix over L = [cls] + T·H·W tokens in (T, H, W)
+                      order, for patterns where that matrix exists (for
+                      attention rollout); requesting it from any other
+                      pattern raises `RolloutUndefinedError`.
+
+A stage that records more than one map (ViViT model 4's two halves of the
+heads) names each; the default name is `WEIGHTS`.
 """
 
 import importlib
@@ -29,10 +52,18 @@ from typing import Callable, NamedTuple
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from vst.errors import ConfigError, check_choice
 
 _GRID_AXES = (1, 2, 3)  # T, H, W of a [B, T, H, W, ...] grid.
+
+# Collections and the names sown into them.
+ATTENTION = "attention"
+ATTENTION_MATRIX = "attention_matrix"
+RECEIVED = "received"
+MATRIX = "matrix"
+WEIGHTS = "weights"  # The recorder module of a stage with one map.
 
 
 class Tokens(NamedTuple):
@@ -47,6 +78,149 @@ class Tokens(NamedTuple):
 
 
 Mix = Callable[[Tokens, Tokens, Tokens], Tokens]
+
+
+class RolloutUndefinedError(ValueError):
+  """The full token-to-token matrix was requested from a pattern without one."""
+
+
+class AttentionRecorder(nn.Module):
+  """Sows attention maps into their collections, only where they are mutable.
+
+  A module without parameters, created inside a pattern (so inside the
+  calling `MultiHeadAttention`), because only a module can ask whether a
+  collection is mutable and `sow` into it. `init` never records: the
+  variables it returns stay exactly the model's.
+  """
+
+  @nn.compact
+  def __call__(self, received: Callable[[], jax.Array],
+               matrix: Callable[[], jax.Array] | None, pattern: str) -> None:
+    if self.is_initializing():
+      return
+    if self.is_mutable_collection(ATTENTION):
+      self.sow(ATTENTION, RECEIVED, received().astype(jnp.float32))
+    if self.is_mutable_collection(ATTENTION_MATRIX):
+      if matrix is None:
+        raise RolloutUndefinedError(
+            f"attention rollout is undefined for the {pattern} pattern: its "
+            "attention is not one token-to-token matrix over the same tokens "
+            "in every layer; record \"attention\" alone")
+      self.sow(ATTENTION_MATRIX, MATRIX, matrix().astype(jnp.float32))
+
+
+def record_attention(received: Callable[[], jax.Array],
+                     matrix: Callable[[], jax.Array] | None = None, *,
+                     pattern: str, name: str = WEIGHTS) -> None:
+  """Records a pattern's attention maps when the caller asked for them.
+
+  Call it inside a pattern. The closures run only when their collection is
+  mutable, so an unrequested map costs nothing, even un-jitted.
+
+  Args:
+    received: () -> [B, N, T', H', W'], the attention received per key token.
+    matrix: () -> [B, N, L, L], the full matrix over [cls] + T·H·W tokens;
+      None where the pattern has none (rollout is then undefined).
+    pattern: the pattern's name, for the error when `matrix` is None.
+    name: the recorder's name, unique within the stage.
+  """
+  recorder = AttentionRecorder(name=name)
+  if recorder.scope is None:  # A pattern called outside any module: no maps.
+    return
+  recorder(received, matrix, pattern)
+
+
+def attention_weights(query: jax.Array, key: jax.Array,
+                      bias: jax.Array | None = None) -> jax.Array:
+  """softmax(q kᵀ / √Dh + bias) in float32, the weights the kernel applies.
+
+  Args:
+    query: [..., L, N, Dh].
+    key: [..., S, N, Dh].
+    bias: broadcastable to [..., N, L, S], or None.
+
+  Returns:
+    [..., N, L, S].
+  """
+  scale = 1.0 / math.sqrt(query.shape[-1])
+  logits = jnp.einsum("...lnd,...snd->...nls", query.astype(jnp.float32),
+                      key.astype(jnp.float32)) * scale
+  if bias is not None:
+    logits = logits + bias.astype(jnp.float32)
+  return jax.nn.softmax(logits, axis=-1)
+
+
+def received_attention(query: jax.Array, key: jax.Array, has_cls: bool,
+                       bias: jax.Array | None = None) -> jax.Array:
+  """[..., N, S'] attention received by each non-class key.
+
+  With a class token (first of L and of S) it is the class token's row
+  without its own column; only that row is computed. Without one it is the
+  mean over the L queries.
+  """
+  if has_cls:
+    if bias is not None:
+      bias = bias[..., :1, :]
+    return attention_weights(query[..., :1, :, :], key, bias)[..., 0, 1:]
+  return attention_weights(query, key, bias).mean(axis=-2)
+
+
+def token_positions(grid_shape: tuple[int, int, int],
+                    index=(slice(None),) * 3,
+                    axes: tuple[int, ...] | None = None) -> np.ndarray:
+  """Flat (T, H, W)-order positions of grid tokens, group by group.
+
+  Args:
+    grid_shape: (T, H, W).
+    index: a sub-grid (tuple of slices) to take the tokens of.
+    axes: grid axes (1=T, 2=H, 3=W) of `attend_within`'s groups, which then
+      split the sub-grid; None for one group.
+
+  Returns:
+    [G, S] int positions: row g lists group g's tokens in the order the
+    pattern attends them.
+  """
+  flat = np.arange(math.prod(grid_shape)).reshape(grid_shape)[index]
+  if axes is None:
+    return flat.reshape(1, -1)
+  group_axes = tuple(a for a in _GRID_AXES if a not in axes)
+  flat = np.transpose(flat, [a - 1 for a in (*group_axes, *axes)])
+  groups = math.prod(flat.shape[:len(group_axes)])
+  return flat.reshape(groups, -1)
+
+
+def group_matrix(weights: jax.Array, positions: np.ndarray, num_tokens: int,
+                 has_cls: bool, num_groups: int) -> jax.Array:
+  """Groups' attention scattered into the full [B, N, L, L] matrix.
+
+  A grid token's row holds its group's weights; the class token's output is
+  the mean over all `num_groups` groups, so its row gets each group's class
+  row divided by that count (summing the results of several calls, one per
+  group set, assembles it).
+
+  Args:
+    weights: [B, G, N, (1+)S, (1+)S] per-group weights, class token first.
+    positions: [G, S] flat grid positions of the groups' tokens.
+    num_tokens: T·H·W.
+    has_cls: whether the first row/column is the class token.
+    num_groups: groups the class token's output is averaged over.
+
+  Returns:
+    [B, N, L, L] with L = (1 +) T·H·W.
+  """
+  batch, _, heads = weights.shape[:3]
+  offset = int(has_cls)
+  size = num_tokens + offset
+  pos = jnp.asarray(positions) + offset
+  out = jnp.zeros((batch, heads, size, size), jnp.float32)
+  grid = jnp.moveaxis(weights[..., offset:, offset:], 2, 1)  # [B, N, G, S, S]
+  out = out.at[:, :, pos[:, :, None], pos[:, None, :]].set(grid)
+  if not has_cls:
+    return out
+  cls_row = jnp.moveaxis(weights[..., 0, :], 2, 1) / num_groups  # [B,N,G,1+S]
+  out = out.at[:, :, 0, 0].add(cls_row[..., 0].sum(axis=-1))
+  out = out.at[:, :, 0, pos].add(cls_row[..., 1:])
+  return out.at[:, :, pos, 0].set(jnp.moveaxis(weights[..., 1:, 0], 2, 1))
 
 
 def dot_product_attention(query: jax.Array, key: jax.Array,
@@ -74,7 +248,8 @@ def dot_product_attention(query: jax.Array, key: jax.Array,
 
 
 def attend_within(query: Tokens, key: Tokens, value: Tokens,
-                  axes: tuple[int, ...]) -> Tokens:
+                  axes: tuple[int, ...], *, record: str | None = WEIGHTS,
+                  pattern: str = "joint", has_matrix: bool = True) -> Tokens:
   """Attention among grid tokens that share every index outside `axes`.
 
   The grid splits into groups (e.g. one per frame for axes=(2, 3)); tokens
@@ -88,6 +263,11 @@ def attend_within(query: Tokens, key: Tokens, value: Tokens,
     key: like `query`.
     value: like `query`.
     axes: grid axes (1=T, 2=H, 3=W) attended across.
+    record: recorder name for `record_attention`, or None not to record
+      (a caller that records the groups itself).
+    pattern: the calling pattern's name, for errors.
+    has_matrix: whether the full matrix exists (False where the query and
+      key grids differ, as with pooled keys).
 
   Returns:
     Tokens shaped like `query`.
@@ -107,13 +287,36 @@ def attend_within(query: Tokens, key: Tokens, value: Tokens,
                            (batch, groups, 1) + tokens.cls.shape[1:])
     return jnp.concatenate([cls, x], axis=2)
 
-  out = dot_product_attention(to_groups(query), to_groups(key),
-                              to_groups(value))
+  grouped_q, grouped_k = to_groups(query), to_groups(key)
+  if record is not None:
+    has_cls = query.cls is not None
+    key_shape = key.grid.shape[1:4]
+    received = lambda: _ungroup(
+        received_attention(grouped_q, grouped_k, has_cls), key_shape, axes)
+    matrix = None
+    if has_matrix:
+      matrix = lambda: group_matrix(
+          attention_weights(grouped_q, grouped_k),
+          token_positions(key_shape, axes=axes), math.prod(key_shape),
+          has_cls, groups)
+    record_attention(received, matrix, pattern=pattern, name=record)
+  out = dot_product_attention(grouped_q, grouped_k, to_groups(value))
   cls = None
   if query.cls is not None:
     cls, out = out[:, :, 0].mean(axis=1), out[:, :, 1:]
   grid = jnp.transpose(out.reshape(grouped_shape), _inverse(perm))
   return Tokens(grid, cls)
+
+
+def _ungroup(received: jax.Array, grid_shape: tuple[int, int, int],
+             axes: tuple[int, ...]) -> jax.Array:
+  """[B, G, N, S] per-group received attention -> [B, N, T, H, W]."""
+  group_axes = tuple(a for a in _GRID_AXES if a not in axes)
+  order = (*group_axes, *axes)
+  x = jnp.moveaxis(received, 2, 1)
+  x = x.reshape(x.shape[:2] + tuple(grid_shape[a - 1] for a in order))
+  return jnp.transpose(x, (0, 1) + tuple(
+      2 + i for i in _inverse(tuple(a - 1 for a in order))))
 
 
 def _inverse(perm: tuple[int, ...]) -> tuple[int, ...]:
@@ -128,17 +331,17 @@ def _inverse(perm: tuple[int, ...]) -> tuple[int, ...]:
 
 def joint_attention(query: Tokens, key: Tokens, value: Tokens) -> Tokens:
   """Every token attends to all T·H·W tokens and the class token (ViViT 1)."""
-  return attend_within(query, key, value, axes=(1, 2, 3))
+  return attend_within(query, key, value, axes=(1, 2, 3), pattern="joint")
 
 
 def space_attention(query: Tokens, key: Tokens, value: Tokens) -> Tokens:
   """Tokens attend within their own frame."""
-  return attend_within(query, key, value, axes=(2, 3))
+  return attend_within(query, key, value, axes=(2, 3), pattern="space")
 
 
 def time_attention(query: Tokens, key: Tokens, value: Tokens) -> Tokens:
   """Tokens attend across time at their own spatial location."""
-  return attend_within(query, key, value, axes=(1,))
+  return attend_within(query, key, value, axes=(1,), pattern="time")
 
 
 def factorized_dot_attention(query: Tokens, key: Tokens,
@@ -156,8 +359,11 @@ def factorized_dot_attention(query: Tokens, key: Tokens,
         "attention: half the heads attend in time, half in space")
   half = lambda i: [jax.tree.map(lambda x: jnp.split(x, 2, axis=-2)[i], t)
                     for t in (query, key, value)]
-  temporal = time_attention(*half(0))
-  spatial = space_attention(*half(1))
+  # Each half records its own map, named after it: [B, N/2, T, H, W] each.
+  temporal = attend_within(*half(0), axes=(1,), record="time_heads",
+                           pattern="factorized_dot")
+  spatial = attend_within(*half(1), axes=(2, 3), record="space_heads",
+                          pattern="factorized_dot")
   return jax.tree.map(lambda a, b: jnp.concatenate([a, b], axis=-2),
                       temporal, spatial)
 

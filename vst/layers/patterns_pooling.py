@@ -100,7 +100,10 @@ def pooling_attention(query: Tokens, key: Tokens, value: Tokens, *,
   key = pool(key, kernel_kv, stride_kv, "pool_k")
   value = pool(value, kernel_kv, stride_kv, "pool_v")
   query = pool(query, kernel_q, stride_q, "pool_q")
-  return attend_within(query, key, value, axes=(1, 2, 3))
+  # The map lies on the pooled key grid; queries and keys are different
+  # token sets, so there is no matrix to roll out.
+  return attend_within(query, key, value, axes=(1, 2, 3), pattern="pooling",
+                       has_matrix=False)
 
 
 register_pattern("pooling", (("attention", functools.partial(

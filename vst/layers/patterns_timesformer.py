@@ -34,14 +34,17 @@ block, `vst.layers.timesformer_block`). Any other block (e.g. ViViT's
 
 import functools
 import itertools
+import math
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from vst.layers.attention import (Mix, Tokens, attend_within, joint_attention,
+from vst.layers.attention import (Mix, Tokens, attend_within,
+                                  attention_weights, group_matrix,
+                                  received_attention, record_attention,
                                   register_pattern, space_attention,
-                                  time_attention)
+                                  time_attention, token_positions)
 
 
 def skips_class_token(mix: Mix) -> bool:
@@ -79,11 +82,11 @@ def _new_stage(mix: Mix) -> Mix:
 
 
 def _width(query: Tokens, key: Tokens, value: Tokens) -> Tokens:
-  return attend_within(query, key, value, axes=(3,))
+  return attend_within(query, key, value, axes=(3,), pattern="axial")
 
 
 def _height(query: Tokens, key: Tokens, value: Tokens) -> Tokens:
-  return attend_within(query, key, value, axes=(2,))
+  return attend_within(query, key, value, axes=(2,), pattern="axial")
 
 
 def _attend_in_groups(query: Tokens, key: Tokens, value: Tokens,
@@ -92,22 +95,54 @@ def _attend_in_groups(query: Tokens, key: Tokens, value: Tokens,
 
   The sub-grids partition the grid. Each is attended separately (they may
   differ in size when an axis is odd); the class token joins every one and
-  its output is their mean, as in `attend_within`.
+  its output is their mean, as in `attend_within`. The recorded maps place
+  each sub-grid's row back on the grid.
   """
   grid = jnp.zeros_like(query.grid)
   cls_outputs = []
+  parts = []
   for index in groups:
     index = (slice(None),) + index
     if query.grid[index].size == 0:  # An axis of size 1 has no second half.
       continue
     part = lambda t: Tokens(t.grid[index], t.cls)
-    out = joint_attention(part(query), part(key), part(value))
+    parts.append((index, part(query), part(key)))
+    out = attend_within(part(query), part(key), part(value), axes=(1, 2, 3),
+                        record=None)
     grid = grid.at[index].set(out.grid)
     cls_outputs.append(out.cls)
+  _record_groups(query, parts)
   cls = None if query.cls is None else jnp.mean(jnp.stack(cls_outputs), 0)
   return Tokens(grid, cls)
 
 
+def _record_groups(query: Tokens, parts) -> None:
+  """Records the sub-grids' attention on the whole grid (see attention.py)."""
+  has_cls = query.cls is not None
+  batch, heads = query.grid.shape[0], query.grid.shape[4]
+  grid_shape = query.grid.shape[1:4]
+
+  def flat(tokens: Tokens) -> jax.Array:  # [B, 1, (1+)S, N, Dh]
+    x = tokens.grid.reshape((batch, 1, -1) + tokens.grid.shape[-2:])
+    if tokens.cls is None:
+      return x
+    return jnp.concatenate([tokens.cls[:, None, None], x], axis=2)
+
+  def received():
+    out = jnp.zeros((batch, heads) + grid_shape, jnp.float32)
+    for index, q, k in parts:
+      row = received_attention(flat(q), flat(k), has_cls)[:, 0]
+      out = out.at[(slice(None), slice(None)) + index[1:]].set(
+          row.reshape((batch, heads) + k.grid.shape[1:4]))
+    return out
+
+  def matrix():
+    return sum(group_matrix(
+        attention_weights(flat(q), flat(k)),
+        token_positions(grid_shape, index[1:]), math.prod(grid_shape),
+        has_cls, len(parts)) for index, q, k in parts)
+
+  record_attention(received, matrix, pattern="sparse_local_global")
 def _halves(n: int) -> tuple[slice, slice]:
   return slice(0, (n + 1) // 2), slice((n + 1) // 2, n)
 

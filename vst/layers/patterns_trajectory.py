@@ -38,16 +38,25 @@ to those already chosen:
 which is S·R + R·S MACs per channel for the two matrices: linear in the
 number of tokens at fixed T. Its trajectory output still has S×T entries, so
 in T it is quadratic too, with R in place of H·W as the constant.
+
+Attention maps (`vst.layers.attention.record_attention`): both record the
+spatial step, the one that forms the trajectories, as the mean over all grid
+queries of each frame's softmax, [B, N, T, H, W] with every frame summing to
+1 (the class token does not take part in that step, so there is no class
+row); Orthoformer's is (mean over queries of kernel_1) @ kernel_2. Neither
+has one token-to-token matrix, so rollout is undefined.
 """
 
 import functools
+import math
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
 from vst.errors import ConfigError
-from vst.layers.attention import Tokens, dot_product_attention, register_pattern
+from vst.layers.attention import (Tokens, dot_product_attention,
+                                  record_attention, register_pattern)
 
 # APPROX_ATTN_DIM of the official configs: landmarks per (example, head).
 NUM_LANDMARKS = 128
@@ -61,18 +70,35 @@ def _cls_attention(query: Tokens, key: Tokens, value: Tokens) -> jax.Array:
   return dot_product_attention(query.cls[:, None], flat(key), flat(value))[:, 0]
 
 
-def full_trajectories(query: jax.Array, key: jax.Array,
-                      value: jax.Array) -> jax.Array:
+def _record_frames(received, frame_shape, pattern: str) -> None:
+  """Records [B, N, T, P] per-frame received attention as [B, N, T, H, W]."""
+  if frame_shape is None:
+    return
+  record_attention(lambda: (lambda x: x.reshape(x.shape[:3] + tuple(
+      frame_shape)))(received()), pattern=pattern)
+
+
+def full_trajectories(query: jax.Array, key: jax.Array, value: jax.Array,
+                      frame_shape: tuple[int, int] | None = None
+                      ) -> jax.Array:
   """The spatial step, exact: each query against each frame on its own.
 
   Args:
     query: [B, S, N, Dh], all S = T·H·W query tokens.
     key: [B, T, P, N, Dh], keys frame by frame (P = H·W).
     value: like `key`.
+    frame_shape: (H, W) to record the step's attention map on (the mean over
+      queries of each frame's softmax, [B, N, T, H, W]); None not to record.
 
   Returns:
     [B, S, T, N, Dh] trajectory tokens.
   """
+  def received():  # [B, N, T, P]; each frame's keys sum to 1.
+    logits = jnp.einsum("bsnd,btpnd->bntsp", query.astype(jnp.float32),
+                        key.astype(jnp.float32)) / math.sqrt(query.shape[-1])
+    return jax.nn.softmax(logits, axis=-1).mean(axis=3)
+
+  _record_frames(received, frame_shape, "trajectory")
   # Mapping the one kernel over frames keeps each softmax within a frame.
   attend = lambda k, v: dot_product_attention(query, k, v)
   return jax.vmap(attend, in_axes=(1, 1), out_axes=2)(key, value)
@@ -120,7 +146,9 @@ def orthogonal_landmarks(query: jax.Array, num_landmarks: int) -> jax.Array:
 
 def orthoformer_trajectories(query: jax.Array, key: jax.Array,
                              value: jax.Array,
-                             num_landmarks: int = NUM_LANDMARKS) -> jax.Array:
+                             num_landmarks: int = NUM_LANDMARKS,
+                             frame_shape: tuple[int, int] | None = None
+                             ) -> jax.Array:
   """The spatial step through R landmarks; never forms the S×S matrix.
 
   As the official `orthoformer` with shared landmarks: q and k are each
@@ -133,6 +161,9 @@ def orthoformer_trajectories(query: jax.Array, key: jax.Array,
     key: [B, T, P, N, Dh].
     value: like `key`.
     num_landmarks: R; capped at S (then every query is a landmark).
+    frame_shape: (H, W) to record the step's attention map on, or None; it
+      is (mean over queries of kernel_1) @ kernel_2, [B, N, T, H, W], so the
+      S×S matrix is never formed here either.
 
   Returns:
     [B, S, T, N, Dh] approximate trajectory tokens.
@@ -144,6 +175,9 @@ def orthoformer_trajectories(query: jax.Array, key: jax.Array,
   kernel_1 = jax.nn.softmax(jnp.einsum("bsnd,brnd->bnsr", q, landmarks), -1)
   kernel_2 = jax.nn.softmax(
       jnp.einsum("brnd,btpnd->bnrtp", landmarks, k), -1)
+  _record_frames(lambda: jnp.einsum(
+      "bnr,bnrtp->bntp", kernel_1.astype(jnp.float32).mean(axis=2),
+      kernel_2.astype(jnp.float32)), frame_shape, "orthoformer")
   per_landmark = jnp.einsum("bnrtp,btpnd->bnrtd", kernel_2, value)
   return jnp.einsum("bnsr,bnrtd->bstnd", kernel_1, per_landmark)
 
@@ -172,7 +206,8 @@ def trajectory_attention(query: Tokens, key: Tokens, value: Tokens, *,
   tokens = frames * height * width
   by_frame = lambda x: x.reshape(batch, frames, height * width, heads, head_dim)
   traj = trajectories(query.grid.reshape(batch, tokens, heads, head_dim),
-                      by_frame(key.grid), by_frame(value.grid))
+                      by_frame(key.grid), by_frame(value.grid),
+                      frame_shape=(height, width))
 
   # The trajectory token of each query at the query's own frame.
   own_frame = jnp.arange(tokens) // (height * width)

@@ -34,7 +34,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from vst.errors import ConfigError
-from vst.layers.attention import Tokens, register_pattern
+from vst.layers.attention import (Tokens, received_attention,
+                                  record_attention, register_pattern)
 
 # The official additive mask between tokens of different shifted regions.
 MASK_VALUE = -100.0
@@ -188,7 +189,8 @@ def dot_product_attention_with_bias(query: jax.Array, key: jax.Array,
 
 def shifted_window_attention(query: Tokens, key: Tokens, value: Tokens, *,
                              window_size=(8, 7, 7),
-                             shift_size=(0, 0, 0)) -> Tokens:
+                             shift_size=(0, 0, 0),
+                             valid_shape=None) -> Tokens:
   """Attention within (shifted) 3D windows with a relative position bias.
 
   Creates its bias table as the submodule `relative_position_bias` of the
@@ -200,6 +202,9 @@ def shifted_window_attention(query: Tokens, key: Tokens, value: Tokens, *,
     value: like `query`.
     window_size: (wt, wh, ww).
     shift_size: (st, sh, sw), each < the window; (0, 0, 0) for W-MSA.
+    valid_shape: (T, H, W) of the grid before the caller padded it to whole
+      windows (the Swin block pads before the projections), or None; only
+      the recorded attention map is cropped to it.
 
   Returns:
     Tokens with grid [B, T, H, W, N, Dh].
@@ -223,14 +228,36 @@ def shifted_window_attention(query: Tokens, key: Tokens, value: Tokens, *,
                               name="relative_position_bias")(volume)[None]
   if any(shift):
     bias = bias + jnp.asarray(shift_mask(padded_shape, window, shift))[:, None]
+  query_windows, key_windows = to_windows(query.grid), to_windows(key.grid)
+  record_attention(
+      lambda: _received_on_grid(query_windows, key_windows, bias,
+                                padded_shape, window, shift,
+                                valid_shape or grid_shape),
+      pattern="window3d")
   out = dot_product_attention_with_bias(
-      to_windows(query.grid), to_windows(key.grid), to_windows(value.grid),
-      bias)
+      query_windows, key_windows, to_windows(value.grid), bias)
   out = merge_windows(out, padded_shape, window)
   if any(shift):
     out = jnp.roll(out, shift, axis=(1, 2, 3))
   t, h, w = grid_shape
   return Tokens(out[:, :t, :h, :w], None)
+
+
+def _received_on_grid(query_windows, key_windows, bias, padded_shape, window,
+                      shift, valid_shape) -> jax.Array:
+  """[B, N, T, H, W]: each key's attention, mean over its window's queries.
+
+  Windows are merged back, un-shifted and cropped to `valid_shape`, so the
+  map lies on the grid the block received; each window's keys sum to 1
+  (less where a window held padding).
+  """
+  received = received_attention(query_windows, key_windows, False,
+                                bias[None])  # [B, nW, N, L]
+  grid = merge_windows(jnp.moveaxis(received, 2, 3), padded_shape, window)
+  if any(shift):
+    grid = jnp.roll(grid, shift, axis=(1, 2, 3))
+  t, h, w = valid_shape
+  return jnp.moveaxis(grid[:, :t, :h, :w], 4, 1)
 
 
 def window_stages(window_size=(8, 7, 7)):

@@ -26,7 +26,9 @@ import jax
 import jax.numpy as jnp
 
 from vst.errors import ConfigError
-from vst.layers.attention import Tokens, dot_product_attention, register_pattern
+from vst.layers.attention import (Tokens, dot_product_attention,
+                                  received_attention, record_attention,
+                                  register_pattern)
 
 
 def temporal_shift(x: jax.Array, window: int, shift_div: int) -> jax.Array:
@@ -106,8 +108,14 @@ def space_time_mixing_attention(query: Tokens, key: Tokens, value: Tokens, *,
       shifted = shifted.at[:, :, 0].set(x[:, :, 0])
     return shifted
 
-  out = dot_product_attention(frame_tokens(query, False),
-                              frame_tokens(key, True),
+  frame_queries, frame_keys = frame_tokens(query, False), frame_tokens(key, True)
+  # Each frame's map on its own spatial grid: [B, N, T, H, W].
+  record_attention(
+      lambda: jnp.moveaxis(received_attention(
+          frame_queries, frame_keys, query.cls is not None), 2, 1).reshape(
+              batch, heads, frames, height, width),
+      pattern="mixing")
+  out = dot_product_attention(frame_queries, frame_keys,
                               frame_tokens(value, True))
   cls = None
   if query.cls is not None:

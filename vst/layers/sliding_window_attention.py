@@ -30,7 +30,9 @@ import jax
 import jax.numpy as jnp
 
 from vst.errors import ConfigError
-from vst.layers.attention import Tokens, dot_product_attention, register_pattern
+from vst.layers.attention import (Tokens, dot_product_attention,
+                                  received_attention, record_attention,
+                                  register_pattern)
 
 # VIT_B_VTN.yaml: ATTENTION_WINDOW [18, 18, 18].
 ATTENTION_WINDOW = 18
@@ -130,10 +132,14 @@ class LongformerSelfAttention(nn.Module):
     local = banded_attention(query(frames), key(frames), value(frames), half,
                              cls_key, cls_value)
     everything = jnp.concatenate([cls[:, None], frames], axis=1)
+    global_query = project("query_global")(cls)[:, None]
+    global_key = project("key_global")(everything)
+    # The [CLS] row over the frames, [B, N, L, 1, 1]: a one-pixel grid.
+    record_attention(
+        lambda: received_attention(global_query, global_key, True)[
+            ..., None, None], pattern="Longformer (sliding window)")
     global_out = dot_product_attention(
-        project("query_global")(cls)[:, None],
-        project("key_global")(everything),
-        project("value_global")(everything))[:, 0]
+        global_query, global_key, project("value_global")(everything))[:, 0]
     out = nn.DenseGeneral(width, axis=(-2, -1), dtype=dtype, name="out")
     return out(local), out(global_out)
 
@@ -161,6 +167,8 @@ def sliding_window_attention(query: Tokens, key: Tokens, value: Tokens, *,
   if query.cls is not None:
     global_kv = [jnp.repeat(t.cls[:, None], height * width, axis=0)
                  for t in (key, value)]
+  record_attention(lambda: _received(query, key, half),
+                   pattern="sliding_window")
   out = banded_attention(along_time(query.grid), along_time(key.grid),
                          along_time(value.grid), half, *global_kv)
   grid = jnp.moveaxis(out.reshape(batch, height, width, frames, heads,
@@ -172,6 +180,30 @@ def sliding_window_attention(query: Tokens, key: Tokens, value: Tokens, *,
     cls = dot_product_attention(query.cls[:, None], flat(key),
                                 flat(value))[:, 0]
   return Tokens(grid, cls)
+
+
+def _received(query: Tokens, key: Tokens, half: int) -> jax.Array:
+  """[B, N, T, H, W] attention received by each key token.
+
+  With a class token, its (global) row over the grid. Without, at each
+  (h, w) the mean over the T queries of their banded rows, formed as a T×T
+  masked matrix (only when the map is requested): each location's T keys
+  sum to 1.
+  """
+  batch, frames, height, width, heads, head_dim = query.grid.shape
+  if query.cls is not None:
+    flat = lambda t: jnp.concatenate(
+        [t.cls[:, None], t.grid.reshape(batch, -1, heads, head_dim)], axis=1)
+    row = received_attention(flat(query)[:, :1], flat(key), True)
+    return row.reshape(batch, heads, frames, height, width)
+  positions = jnp.arange(frames)
+  band = jnp.abs(positions[:, None] - positions[None, :]) <= half
+  bias = jnp.where(band, 0.0, -jnp.inf)
+  # [B, H, W, N, Tq, Tk] -> mean over queries -> [B, N, T, H, W].
+  along_time = lambda g: jnp.moveaxis(g, 1, 3)
+  received = received_attention(along_time(query.grid), along_time(key.grid),
+                                False, bias)
+  return jnp.moveaxis(received, (3, 4), (1, 2))
 
 
 register_pattern("sliding_window", (("attention", functools.partial(

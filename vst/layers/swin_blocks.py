@@ -113,7 +113,8 @@ class SwinBlock(nn.Module):
     y = nn.LayerNorm(self.layer_norm_eps, dtype=dtype, name="norm1")(x)
     mix = functools.partial(window3d.shifted_window_attention,
                             window_size=tuple(self.window_size),
-                            shift_size=tuple(self.shift_size))
+                            shift_size=tuple(self.shift_size),
+                            valid_shape=(t, h, w))
     y = attention_lib.MultiHeadAttention(
         self.num_heads, mix, dtype=self.dtype, name="attention")(
             Tokens(window3d.pad_to_windows(y, window))).grid

@@ -285,7 +285,10 @@ class VTN(nn.Module):
                num_heads=self.num_heads, mlp_dim=self.mlp_dim,
                patch_size=self.patch_size, dropout_rate=self.dropout_rate,
                train=train, dtype=self.dtype, remat=self.remat)
+    # Attention maps recorded in the backbone (`vst.layers.attention`, only
+    # when requested) stack along the scan: [chunks, B·chunk, ...].
     scan = nn.scan(_BackboneChunk, variable_broadcast="params",
+                   variable_axes={"attention": 0, "attention_matrix": 0},
                    split_rngs={"params": False, "dropout": True},
                    length=chunks)
     _, features = scan(vit, name="backbone")(None, x)  # [n, B·chunk, D]

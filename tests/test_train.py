@@ -162,8 +162,9 @@ def test_eight_devices_match_one_device(tmp_path):
           out[name] = [json.loads(l)["train/loss"] for l in f if "train/loss" in l]
       print(json.dumps(out))
   """)
-  env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8",
-             JAX_PLATFORMS="cpu")
+  env = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS=(
+      os.environ.get("XLA_FLAGS", "") +
+      " --xla_force_host_platform_device_count=8").strip())
   proc = subprocess.run([sys.executable, "-c", script], env=env,
                         capture_output=True, text=True, timeout=600)
   assert proc.returncode == 0, proc.stderr[-3000:]

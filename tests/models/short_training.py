@@ -6,13 +6,15 @@ from tests.conftest import tiny_config
 from vst import main as main_lib
 
 
-def short_training_losses(model: str, workdir, steps: int = 20) -> list:
+def short_training_losses(model: str, workdir, steps: int = 20,
+                          **model_fields) -> list:
   """Train losses of `steps` steps on `synthetic_motion_appearance`.
 
   Its appearance half of the label is visible in one frame, so any model
   that trains lowers the loss within a few dozen steps (tests/test_train.py).
+  `model_fields` override the tiny variant's `config.model` fields.
   """
-  config = tiny_config(model)
+  config = tiny_config(model, **model_fields)
   config.dataset.name = "synthetic_motion_appearance"
   config.train.num_steps = steps
   config.train.learning_rate = 3e-3

@@ -38,6 +38,7 @@ import argparse
 import importlib
 import importlib.util
 import json
+import os
 import pathlib
 import sys
 from typing import Any, Sequence
@@ -209,6 +210,7 @@ def measure_memory(rows: Sequence[dict[str, Any]], path=MEMORY_PATH,
                    "optimizer": config.train.optimizer,
                    "measured_batches": list(m.measured_batches),
                    "backend": m.backend, "jax": jax.__version__,
+                   "xla_flags": os.environ.get("XLA_FLAGS", ""),
                    "seconds": round(time.perf_counter() - start, 1)}
     pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as f:

@@ -62,6 +62,9 @@ def _flag_values(argv):
                     "is defined.", flag_values=fv)
   flags.DEFINE_float("alpha", 0.6, "Opacity of the overlaid map.",
                      flag_values=fv)
+  flags.DEFINE_integer("scale", 1, "Draw frames this many times larger (for "
+                       "small clips such as 32×32 synthetic ones).",
+                       flag_values=fv)
   flags.DEFINE_float("fps", 4.0, "Frames per second of the GIFs.",
                      flag_values=fv)
   return fv
@@ -390,8 +393,9 @@ def write_maps(out_dir: str, frames: np.ndarray,
 
 def run(config, workdir: str | None, video: str, out_dir: str,
         allow_init: bool = False, with_rollout: bool = True,
-        alpha: float = 0.6, fps: float = 4.0) -> list[str]:
-  """Draws the attention maps of `video`'s first test view into `out_dir`.
+        alpha: float = 0.6, fps: float = 4.0, scale: int = 1) -> list[str]:
+  """Draws the attention maps of `video`'s first test view into `out_dir`,
+  frames enlarged `scale` times (maps are upsampled to the enlarged frames).
 
   Returns:
     The files written.
@@ -409,7 +413,10 @@ def run(config, workdir: str | None, video: str, out_dir: str,
     raise ValueError("attention maps take RGB clips; this config's model "
                      f"reads {', '.join(sorted(inputs))}")
   clip = _first_clip(inputs)
+  if scale < 1:
+    raise ValueError(f"--scale={scale} is not valid; allowed: integers >= 1")
   frames = display_frames(np.asarray(clip[0]))
+  frames = np.repeat(np.repeat(frames, scale, axis=1), scale, axis=2)
   collections = [attention_lib.ATTENTION]
   if with_rollout:
     collections.append(attention_lib.ATTENTION_MATRIX)
@@ -451,7 +458,7 @@ def main(argv: Sequence[str]) -> int:
     return 2
   try:
     written = run(fv.config, fv.workdir, videos[0], fv.out, fv.allow_init,
-                  fv.rollout, fv.alpha, fv.fps)
+                  fv.rollout, fv.alpha, fv.fps, fv.scale)
   except (ConfigError, ValueError, decode.DecodeError) as e:
     print(f"error: {e}", file=sys.stderr)
     return 2

@@ -100,6 +100,8 @@ def measure_row(row: dict[str, Any], registered: set[str]) -> dict[str, Any]:
       "variant": row["variant"],
       "overrides": row.get("overrides", {}),
       "input": list(row["input"]),
+      "in_channels": row.get("in_channels", 3),
+      "num_classes": row["num_classes"],
       "params": None,
       "gflops_per_clip": None,
       "published_params": row.get("published_params"),
@@ -164,7 +166,8 @@ def memory_key(result: dict[str, Any]) -> str:
   import jax  # pylint: disable=g-import-not-at-top
   overrides = json.dumps(result.get("overrides", {}), sort_keys=True)
   return (f"{result['name']}|{result['variant']}|{overrides}|"
-          f"{'x'.join(map(str, result['input']))}|{jax.default_backend()}")
+          f"{'x'.join(map(str, result['input']))}x{result['in_channels']}|"
+          f"{result['num_classes']}|{jax.default_backend()}")
 
 
 def load_memory(path=MEMORY_PATH) -> dict[str, dict]:
@@ -187,7 +190,9 @@ def measure_memory(rows: Sequence[dict[str, Any]], path=MEMORY_PATH,
     if names and row["name"] not in names:
       continue
     result = {"name": row["name"], "variant": row["variant"],
-              "overrides": row.get("overrides", {}), "input": row["input"]}
+              "overrides": row.get("overrides", {}), "input": row["input"],
+              "in_channels": row.get("in_channels", 3),
+              "num_classes": row["num_classes"]}
     key = memory_key(result)
     config = paper_config(row["name"])
     if key in memory or config is None:

@@ -67,7 +67,7 @@ def _stage_maps(state, leaf):
 
 
 def test_every_pattern_is_covered():
-  assert sorted(_GROUPS) == attention_lib.pattern_names()
+  assert sorted(_GROUPS) == attention_lib.builtin_pattern_names()
 
 
 class _Stages(nn.Module):

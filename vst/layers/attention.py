@@ -47,6 +47,7 @@ heads) names each; the default name is `WEIGHTS`.
 import importlib
 import math
 import pkgutil
+import sys
 from typing import Callable, NamedTuple
 
 import flax.linen as nn
@@ -381,6 +382,11 @@ _PATTERNS: dict[str, tuple[tuple[str, Mix], ...]] = {
 }
 
 
+# The patterns vst itself defines: the ones above and those of vst's
+# patterns_*.py files.
+_BUILTIN: set[str] = set(_PATTERNS)
+
+
 def register_pattern(name: str, stages: tuple[tuple[str, Mix], ...]) -> None:
   """Adds pattern `name`: its (stage name, mix) stages, in order.
 
@@ -390,6 +396,10 @@ def register_pattern(name: str, stages: tuple[tuple[str, Mix], ...]) -> None:
   if name in _PATTERNS:
     raise ValueError(f"attention pattern {name!r} registered twice")
   _PATTERNS[name] = tuple(stages)
+  # Patterns registered from vst's own modules are its built-ins; a study or
+  # notebook may add others (see `builtin_pattern_names`).
+  if sys._getframe(1).f_globals.get("__name__", "").startswith("vst."):  # pylint: disable=protected-access
+    _BUILTIN.add(name)
 
 
 _pattern_files_loaded = False
@@ -409,6 +419,12 @@ def _load_pattern_files() -> None:
 def pattern_names() -> list[str]:
   _load_pattern_files()
   return sorted(_PATTERNS)
+
+
+def builtin_pattern_names() -> list[str]:
+  """The patterns vst defines, without those a study or notebook added."""
+  _load_pattern_files()
+  return sorted(_BUILTIN)
 
 
 def get_pattern(name: str, field: str = "model.attention"

@@ -18,19 +18,30 @@ from typing import Callable
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from vst.errors import ConfigError, check_choice
 
 
+# The lifts below take numpy or jax arrays and return the same kind: numpy
+# when converting a checkpoint on the host (no compile per kernel shape), jax
+# inside an initialiser.
+def _array_module(x):
+  return np if isinstance(x, np.ndarray) else jnp
+
+
 def central_frame(kernel_2d: jax.Array, time: int) -> jax.Array:
   """[p, p, C, D] -> [t, p, p, C, D], nonzero only at index t // 2."""
-  kernel = jnp.zeros((time,) + kernel_2d.shape, kernel_2d.dtype)
-  return kernel.at[time // 2].set(kernel_2d)
+  xp = _array_module(kernel_2d)
+  zeros = lambda n: xp.zeros((n,) + kernel_2d.shape, kernel_2d.dtype)
+  return xp.concatenate([zeros(time // 2), kernel_2d[None],
+                         zeros(time - time // 2 - 1)])
 
 
 def filter_inflation(kernel_2d: jax.Array, time: int) -> jax.Array:
   """[p, p, C, D] -> [t, p, p, C, D], the 2D kernel / t at every index."""
-  return jnp.broadcast_to(kernel_2d / time, (time,) + kernel_2d.shape)
+  xp = _array_module(kernel_2d)
+  return xp.broadcast_to(kernel_2d / time, (time,) + kernel_2d.shape)
 
 
 # How a 3D tubelet kernel is made from a 2D one, by `tubelet_kernel_init`.

@@ -23,15 +23,14 @@ from typing import Any, Callable, Mapping
 
 from flax import traverse_util
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from vst.errors import check_choice
 from vst.layers import embed
 
 
-def _repeat(kernel_2d: jax.Array, time: int) -> jax.Array:
-  return jnp.broadcast_to(kernel_2d, (time,) + kernel_2d.shape)
+def _repeat(kernel_2d: np.ndarray, time: int) -> np.ndarray:
+  return np.broadcast_to(kernel_2d, (time,) + kernel_2d.shape)
 
 
 # The same lifts ViViT's tubelet initialisers use, under I3D's names.
@@ -43,9 +42,11 @@ INFLATIONS: dict[str, Callable[[jax.Array, int], jax.Array]] = {
 
 
 def inflate_kernel(kernel_2d: jax.Array, time: int, method: str) -> jax.Array:
-  """[k_h, k_w, C, D] (or [1, k_h, k_w, C, D]) -> [t, k_h, k_w, C, D]."""
+  """[k_h, k_w, C, D] (or [1, k_h, k_w, C, D]) -> numpy [t, k_h, k_w, C, D]."""
   check_choice("inflation method", method, INFLATIONS)
-  kernel_2d = jnp.asarray(kernel_2d)
+  # numpy: a checkpoint is converted on the host, without one XLA compile
+  # per kernel shape.
+  kernel_2d = np.asarray(kernel_2d)
   if kernel_2d.ndim == 5:
     if kernel_2d.shape[0] != 1:
       raise ValueError(f"a 2D kernel has time extent 1, not {kernel_2d.shape}")
@@ -84,7 +85,7 @@ def inflate_params(params_2d: Mapping[str, Any], params_3d: Mapping[str, Any],
     value, shape = source[path], tuple(leaf.shape)
     value_shape = tuple(np.shape(value))
     if value_shape == shape:
-      out[path] = jnp.asarray(value)
+      out[path] = np.asarray(value)
     elif len(shape) == 5 and value_shape[-4:] == shape[1:] and (
         len(value_shape) == 4 or value_shape[0] == 1):
       out[path] = inflate_kernel(value, shape[0], method)

@@ -241,9 +241,3 @@ def orthoformer_attention(query: Tokens, key: Tokens, value: Tokens, *,
 
 register_pattern("trajectory", (("attention", trajectory_attention),))
 register_pattern("orthoformer", (("attention", orthoformer_attention),))
-
-
-# VTN's `sliding_window` pattern lives beside its Longformer layer in a file
-# not named patterns_*.py, which `attention.get_pattern` would not import;
-# importing it here registers it with the other patterns.
-from vst.layers import sliding_window_attention  # pylint: disable=unused-import,wrong-import-position

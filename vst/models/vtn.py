@@ -39,7 +39,7 @@ import jax.numpy as jnp
 from vst.errors import ConfigError, check_choice
 from vst.layers import embed
 from vst.layers import transformer
-from vst.layers.sliding_window_attention import (ATTENTION_WINDOW,
+from vst.layers.patterns_sliding_window import (ATTENTION_WINDOW,
                                                  LongformerSelfAttention,
                                                  half_window)
 from vst.models._variants import complete_variants

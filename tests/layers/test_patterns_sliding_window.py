@@ -10,7 +10,7 @@ import pytest
 
 from vst.errors import ConfigError
 from vst.layers import attention
-from vst.layers import sliding_window_attention as swa
+from vst.layers import patterns_sliding_window as swa
 from vst.layers.attention import Tokens
 from vst.tools import flops
 

@@ -146,3 +146,14 @@ def test_frames_lowering_computes_the_native_conv(kernel_shape, strides,
       lambda x, k: conv3d.spacetime_conv(x, k, strides, padding, groups, l),
       X, kernel) for l in ("native", "frames")]
   assert macs[0] == macs[1]
+
+
+def test_environment_forces_the_auto_lowering(monkeypatch):
+  """VST_CONV_LOWERING makes "auto" compile what an accelerator would run
+  (used to measure accelerator memory on a CPU host); a bad value names
+  itself."""
+  monkeypatch.setenv("VST_CONV_LOWERING", "native")
+  assert conv3d.auto_lowering() == "native"
+  monkeypatch.setenv("VST_CONV_LOWERING", "fast")
+  with pytest.raises(ConfigError, match="VST_CONV_LOWERING='fast'"):
+    conv3d.auto_lowering()

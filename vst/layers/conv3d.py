@@ -44,6 +44,8 @@ still sees a depthwise conv's MACs). "native" is one `conv_general_dilated`
 (cuDNN's 3D kernels on GPU). Both give the same numbers and parameters.
 """
 
+import os
+
 from jax import lax
 
 import flax.linen as nn
@@ -99,6 +101,18 @@ def max_pool3d(x: jax.Array, window, strides) -> jax.Array:
   return nn.max_pool(x, window, tuple(strides), pool_padding(window))
 
 
+def auto_lowering() -> str:
+  """What "auto" means here: "frames" on CPU, "native" on accelerators, unless
+  the environment variable VST_CONV_LOWERING says "native" or "frames" (so a
+  CPU host can compile what an accelerator would run, e.g. to measure its
+  memory: `vst.tools.model_table --memory`). Read at trace time."""
+  forced = os.environ.get("VST_CONV_LOWERING", "")
+  if forced:
+    check_choice("VST_CONV_LOWERING", forced, ("native", "frames"))
+    return forced
+  return "frames" if jax.default_backend() == "cpu" else "native"
+
+
 def spacetime_conv(x: jax.Array, kernel: jax.Array, strides, padding,
                    groups: int = 1, lowering: str = "auto") -> jax.Array:
   """`lax.conv_general_dilated` of [B, T, H, W, C] by [t, h, w, C/g, D].
@@ -114,7 +128,7 @@ def spacetime_conv(x: jax.Array, kernel: jax.Array, strides, padding,
   """
   check_choice("lowering", lowering, LOWERINGS)
   if lowering == "auto":
-    lowering = "frames" if jax.default_backend() == "cpu" else "native"
+    lowering = auto_lowering()
   if lowering == "native":
     return lax.conv_general_dilated(
         x, kernel, tuple(strides), padding, feature_group_count=groups,

@@ -14,7 +14,14 @@ the batch size of the model's paper config (`configs/<name>_k400.py` or
 (`vst.tools.train_memory`: two compiles per row, about a minute each for a
 ViT-B on CPU). `--memory` measures the rows not yet in
 `measured/train_memory.json` and adds them there as it goes (an interrupted
-run resumes); the table shows what that file holds for this backend.
+run resumes); the table shows what that file holds for this backend. The
+checked-in file was measured on CPU with convolutions lowered as on an
+accelerator (one native conv each, not vst's CPU rewrites, so the program is
+the one a GPU/TPU runs; it also compiles much faster) and LLVM unoptimised
+(which leaves XLA's buffer assignment unchanged):
+
+  VST_CONV_LOWERING=native XLA_FLAGS=--xla_backend_optimization_level=0 \
+      python -m vst.tools.model_table --memory
 
 A published file is a list of rows, one per published (model, variant, input):
 
@@ -184,6 +191,7 @@ def measure_memory(rows: Sequence[dict[str, Any]], path=MEMORY_PATH,
   saving after each row; returns the file's contents."""
   import time  # pylint: disable=g-import-not-at-top
   import jax  # pylint: disable=g-import-not-at-top
+  from vst.layers import conv3d  # pylint: disable=g-import-not-at-top
   from vst.tools import train_memory  # pylint: disable=g-import-not-at-top
   memory = load_memory(path)
   for row in rows:
@@ -216,6 +224,7 @@ def measure_memory(rows: Sequence[dict[str, Any]], path=MEMORY_PATH,
                    "measured_batches": list(m.measured_batches),
                    "backend": m.backend, "jax": jax.__version__,
                    "xla_flags": os.environ.get("XLA_FLAGS", ""),
+                   "conv_lowering": conv3d.auto_lowering(),
                    "seconds": round(time.perf_counter() - start, 1)}
     pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as f:

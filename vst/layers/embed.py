@@ -82,6 +82,16 @@ def check_tubelets_fit(shape, tubelet_size) -> None:
         f"the tubelet's patch size {p_h}×{p_w} (model.tubelet_size)")
 
 
+def check_patches_fit(shape, patch_size: int) -> None:
+  """ConfigError unless (T, H, W, C) frames cut into square patches of
+  model.patch_size (per-frame patch embeddings: TimeSformer, X-ViT)."""
+  _, height, width = shape[:3]
+  if height % patch_size or width % patch_size:
+    raise ConfigError(
+        f"dataset.crop_size: {height}×{width} frames are not divisible by "
+        f"model.patch_size={patch_size}")
+
+
 def tubelet_embedding(features: int, tubelet_size: tuple[int, int, int],
                       kernel_init: str = "central_frame",
                       dtype: str = "float32", name: str | None = None

@@ -118,12 +118,7 @@ class XViT(nn.Module):
   def validate_input(self, shape) -> None:
     """Raises ConfigError unless clips of (T, H, W, C) cut into patches."""
     self._check()
-    _, height, width, _ = shape
-    p = self.patch_size
-    if height % p or width % p:
-      raise ConfigError(
-          f"dataset.crop_size: {height}×{width} frames are not divisible by "
-          f"model.patch_size={p}")
+    embed.check_patches_fit(shape, self.patch_size)
 
   @nn.compact
   def __call__(self, inputs: jax.Array, *, train: bool) -> jax.Array:

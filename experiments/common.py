@@ -64,12 +64,15 @@ class Arm:
       raises, since the config is locked.
     note: how the arm differs from the paper's setting, when it does; it goes
       into the table so a reader sees it next to the number.
+    num_frames: the clip length T, set last (over smoke mode's and the paper
+      config's): for studies whose variable is T.
   """
   name: str
   model: str
   variant: str = "tiny"
   overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)
   note: str = ""
+  num_frames: int | None = None
 
 
 # ----------------------------------------------------------------------------
@@ -231,6 +234,8 @@ def arm_config(arm: Arm, *, steps: int | None, seed: int, smoke: bool = False,
       if field in c.model:
         c.model[field] = value
     _fit_snippets(c)
+  if arm.num_frames is not None:
+    c.dataset.num_frames = int(arm.num_frames)
   return c
 
 
@@ -501,16 +506,22 @@ def plot_curves(series: Mapping[str, Sequence[tuple[float, float]]],
                 path: pathlib.Path, *, xlabel: str, ylabel: str,
                 title: str = "", logy: bool = True,
                 hline: float | None = None, hline_label: str = "",
-                marked: Mapping[str, Sequence[tuple[float, float]]] = None
+                marked: Mapping[str, Sequence[tuple[float, float]]] = None,
+                steps: Mapping[str, Sequence[tuple[float, float]]] = None
                 ) -> pathlib.Path:
   """One line per series of (x, y) points; `marked` points (e.g. OOM) are
-  drawn as red crosses on top."""
+  drawn as red crosses on top; `steps` series (e.g. a bound known at every
+  x) as dashed step lines that add no x ticks."""
   plt = _pyplot()
   fig, ax = plt.subplots(figsize=(7, 5))
   for name, points in series.items():
     if points:
       xs, ys = zip(*points)
       ax.plot(xs, ys, marker="o", label=name)
+  for name, points in (steps or {}).items():
+    if points:
+      xs, ys = zip(*points)
+      ax.step(xs, ys, where="post", ls="--", color="black", lw=1, label=name)
   for name, points in (marked or {}).items():
     if points:
       xs, ys = zip(*points)

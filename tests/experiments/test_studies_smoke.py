@@ -135,7 +135,8 @@ def test_lesson_verdicts_follow_the_numbers():
   assert verdicts["slow fusion beats early fusion"] == "not measured"
 
 
-@pytest.mark.parametrize("name", ["attention_factorisation", "fusion_in_time"])
+@pytest.mark.parametrize("name", ["attention_factorisation", "fusion_in_time",
+                                  "long_range"])
 def test_every_arm_of_the_full_study_validates(name):
   from vst import validate  # pylint: disable=g-import-not-at-top
   study = _load(name)
@@ -146,3 +147,22 @@ def test_every_arm_of_the_full_study_validates(name):
     config = common.arm_config(arm, steps=None, seed=0)
     assert config.train.num_steps == 600, arm.name  # The shared budget.
     validate.check_config(config)
+
+
+def test_long_range_smoke(tmp_path):
+  study, rows = _run_smoke("long_range", tmp_path)
+  out = tmp_path / "out"
+  # One row per (model, T); the ceiling is the dataset's, and longer clips
+  # cost each model more compute.
+  assert [int(r["frames"]) for r in rows] == [
+      int(a.rsplit("_T", 1)[1]) for a in study.SMOKE_ARMS]
+  for row in rows:
+    assert float(row["ceiling"]) == study.ceiling(int(row["frames"]),
+                                                  study.SMOKE_VIDEO_FRAMES)
+  models = {r["arm"].rsplit("_T", 1)[0] for r in rows}
+  for model in models:
+    gflops = [float(r["gflops_per_clip"]) for r in rows
+              if r["arm"].startswith(f"{model}_T")]
+    assert gflops == sorted(gflops) and gflops[0] < gflops[-1]
+  for png in ("accuracy_vs_frames", "gflops_vs_frames", "memory_vs_frames"):
+    _assert_png(out / f"{png}.png")

@@ -21,6 +21,7 @@ from vst.errors import check_choice
 DATASET_MODULES = (
     "vst.data.synthetic_motion",
     "vst.data.synthetic_streams",
+    "vst.data.synthetic_event_order",
     "vst.data.video_datasets",
 )
 

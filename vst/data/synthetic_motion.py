@@ -45,9 +45,10 @@ import collections
 import concurrent.futures
 import dataclasses
 import functools
+import itertools
 import math
 import numbers
-from typing import Any, Iterator, Mapping, Optional
+from typing import Any, Callable, Iterator, Mapping, Optional
 
 import numpy as np
 
@@ -113,6 +114,11 @@ class Spec:
   train_size: int
   test_size: int
   seed: int
+  # `synthetic_event_order` only (0 for the constant-motion datasets): the
+  # clip is the first `num_frames` frames of a `video_frames`-frame video
+  # whose motion changes at `num_events` equal phases.
+  num_events: int = 0
+  video_frames: int = 0
 
   @property
   def num_motions(self) -> int:
@@ -147,8 +153,8 @@ def _is_number(value) -> bool:
   return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
-def _integer(dataset: str, name: str, value, low: int,
-             high: Optional[int] = None, why: str = "") -> int:
+def integer_field(dataset: str, name: str, value, low: int,
+                  high: Optional[int] = None, why: str = "") -> int:
   """`value` as an int in [low, high], else ConfigError naming the field."""
   ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
   if ok and value >= low and (high is None or value <= high):
@@ -158,26 +164,49 @@ def _integer(dataset: str, name: str, value, low: int,
                     f"{dataset}; allowed: integers {allowed}{why}")
 
 
+def shared_fields(name: str, config) -> dict[str, Any]:
+  """The validated `Spec` fields every synthetic_motion variant reads the
+  same way (all but the classes), from `config.dataset`; ConfigError names
+  a bad field and `name`, the dataset."""
+  num_frames = integer_field(name, "num_frames", config.num_frames, 2,
+                             why=" (motion needs at least two frames)")
+  size = integer_field(name, "crop_size", config.crop_size, MIN_CROP_SIZE,
+                       why=f" (objects are ~{_BASE_RADIUS:.0%} of crop_size "
+                       "and need a few pixels to show rotation and scaling)")
+  num_objects = integer_field(name, "num_objects",
+                              get_field(config, "num_objects"), 1, MAX_OBJECTS)
+  train_size = integer_field(name, "train_size",
+                             get_field(config, "train_size"), 0,
+                             why=" (0: an endless stream)")
+  test_size = integer_field(name, "test_size", get_field(config, "test_size"),
+                            1)
+  seed = integer_field(name, "seed", get_field(config, "seed"), 0)
+  noise_std = get_field(config, "noise_std")
+  if not _is_number(noise_std) or not 0 <= noise_std <= 1:
+    raise ConfigError(f"dataset.noise_std={noise_std!r} is not valid for "
+                      f"{name}; allowed: a number in [0, 1]")
+  speed = get_field(config, "speed")
+  # Past size/8 px a translation starts to alias on the torus and a rotation
+  # by more than ~45° per frame stops looking like one.
+  if not _is_number(speed) or not 0 < speed <= size / 8:
+    raise ConfigError(f"dataset.speed={speed!r} is not valid for {name}; "
+                      f"allowed: pixels per frame in (0, crop_size/8 = "
+                      f"{size / 8:g}]")
+  return dict(name=name, num_frames=num_frames, size=size,
+              num_objects=num_objects, noise_std=float(noise_std),
+              speed=float(speed), train_size=train_size, test_size=test_size,
+              seed=seed)
+
+
 def make_spec(config, appearance: bool = False) -> Spec:
   """Validated `Spec` of `config.dataset`; ConfigError names a bad field."""
   name = APPEARANCE_NAME if appearance else NAME
-  num_frames = _integer(name, "num_frames", config.num_frames, 2,
-                        why=" (motion needs at least two frames)")
-  size = _integer(name, "crop_size", config.crop_size, MIN_CROP_SIZE,
-                  why=f" (objects are ~{_BASE_RADIUS:.0%} of crop_size and "
-                  "need a few pixels to show rotation and scaling)")
-  num_objects = _integer(name, "num_objects",
-                         get_field(config, "num_objects"), 1, MAX_OBJECTS)
-  train_size = _integer(name, "train_size", get_field(config, "train_size"), 0,
-                        why=" (0: an endless stream)")
-  test_size = _integer(name, "test_size", get_field(config, "test_size"), 1)
-  seed = _integer(name, "seed", get_field(config, "seed"), 0)
-
+  fields = shared_fields(name, config)
   num_classes = config.num_classes
   if appearance:
-    num_appearances = _integer(name, "num_appearances",
-                               get_field(config, "num_appearances"), 1,
-                               MAX_APPEARANCES)
+    num_appearances = integer_field(name, "num_appearances",
+                                    get_field(config, "num_appearances"), 1,
+                                    MAX_APPEARANCES)
     ok = (isinstance(num_classes, numbers.Integral) and num_classes > 0 and
           num_classes % num_appearances == 0 and
           num_classes // num_appearances <= len(MOTIONS))
@@ -190,26 +219,11 @@ def make_spec(config, appearance: bool = False) -> Spec:
           f"{len(MOTIONS) * num_appearances}")
   else:
     num_appearances = 1
-    _integer(name, "num_classes", num_classes, 1, len(MOTIONS),
-             why=f" (motions {', '.join(MOTIONS)}; more classes need "
-             f"{APPEARANCE_NAME})")
-
-  noise_std = get_field(config, "noise_std")
-  if not _is_number(noise_std) or not 0 <= noise_std <= 1:
-    raise ConfigError(f"dataset.noise_std={noise_std!r} is not valid for "
-                      f"{name}; allowed: a number in [0, 1]")
-  speed = get_field(config, "speed")
-  # Past size/8 px a translation starts to alias on the torus and a rotation
-  # by more than ~45° per frame stops looking like one.
-  if not _is_number(speed) or not 0 < speed <= size / 8:
-    raise ConfigError(f"dataset.speed={speed!r} is not valid for {name}; "
-                      f"allowed: pixels per frame in (0, crop_size/8 = "
-                      f"{size / 8:g}]")
-  return Spec(name=name, num_frames=num_frames, size=size,
-              num_classes=int(num_classes), num_appearances=num_appearances,
-              num_objects=num_objects, noise_std=float(noise_std),
-              speed=float(speed), train_size=train_size, test_size=test_size,
-              seed=seed)
+    integer_field(name, "num_classes", num_classes, 1, len(MOTIONS),
+                  why=f" (motions {', '.join(MOTIONS)}; more classes need "
+                  f"{APPEARANCE_NAME})")
+  return Spec(num_classes=int(num_classes), num_appearances=num_appearances,
+              **fields)
 
 
 def class_names(spec: Spec) -> list[str]:
@@ -313,7 +327,10 @@ def draw_sample(spec: Spec, rng: np.random.Generator) -> dict[str, np.ndarray]:
   return {
       "label": np.int32(label),
       **background,
-      "noise": _normal(rng, (spec.num_frames, size, size, 3)),
+      # Drawn for the whole video, so that a shorter clip of an event-order
+      # video is its first frames and every later draw is the same.
+      "noise": _normal(rng, (spec.video_frames or spec.num_frames, size, size,
+                             3))[:spec.num_frames],
       "centre": rng.uniform(0.0, size, (n, 2)),
       "angle": rng.uniform(0.0, 2 * np.pi, n),
       "log_scale": rng.uniform(-half_range, half_range, n),
@@ -324,13 +341,41 @@ def draw_sample(spec: Spec, rng: np.random.Generator) -> dict[str, np.ndarray]:
   }
 
 
-def trajectories(spec: Spec, motion: np.ndarray, centre: np.ndarray,
+def motion_rates(spec: Spec, label: np.ndarray) -> np.ndarray:
+  """[B, T, 4] pose change from frame t to t + 1, in `_MOTION_RATES` units.
+
+  Constant motion `label // num_appearances` for synthetic_motion; for
+  synthetic_event_order the motion of frame t's phase: phase k of K covers
+  frames [k·L/K, (k+1)·L/K) of the L-frame video, and label l moves with
+  motion `event_orders(K)[l][k]` in it.
+  """
+  label = np.asarray(label)
+  t = np.arange(spec.num_frames)
+  if not spec.num_events:
+    motion = np.broadcast_to((label // spec.num_appearances)[:, None],
+                             label.shape + t.shape)
+  else:
+    orders = np.array(event_orders(spec.num_events))          # [K!, K]
+    phase = t * spec.num_events // spec.video_frames          # [T]
+    motion = orders[label][:, phase]                          # [B, T]
+  return _MOTION_RATES[motion]
+
+
+@functools.cache
+def event_orders(num_events: int) -> tuple[tuple[int, ...], ...]:
+  """Label l of synthetic_event_order ↦ the order of motions 0..K-1 over
+  its K phases: the l-th permutation in lexicographic order."""
+  return tuple(itertools.permutations(range(num_events)))
+
+
+def trajectories(spec: Spec, rates: np.ndarray, centre: np.ndarray,
                  angle: np.ndarray, log_scale: np.ndarray):
   """Per-frame object poses from their first-frame poses and the motion.
 
   Args:
     spec: the dataset.
-    motion: [B] motion index.
+    rates: [B, T, 4] per-frame pose change (`motion_rates`); the last frame's
+      is unused.
     centre: [B, N, 2], angle: [B, N], log_scale: [B, N] at frame 0.
 
   Returns:
@@ -338,15 +383,15 @@ def trajectories(spec: Spec, motion: np.ndarray, centre: np.ndarray,
     wrapped into [0, S) and log-scales into the scale interval, so each frame
     keeps the frame-0 distribution.
   """
-  t = np.arange(spec.num_frames, dtype=np.float64)
-  rates = _MOTION_RATES[motion]                                   # [B, 4]
-  step = spec.speed * rates[:, None, None, :2]                    # [B, 1, 1, 2]
-  centre = (centre[:, :, None, :] + step * t[:, None]) % spec.size
-  spin = spec.angular_rate * rates[:, 2, None, None]
-  angle = angle[..., None] + spin * t
-  grow = spec.scale_rate * rates[:, 3, None, None]
+  # Pose offset of frame t: the rates of frames 0..t-1. Integer-valued, so
+  # a constant motion's offset is exactly rate·t.
+  offset = np.cumsum(rates, axis=1) - rates                      # [B, T, 4]
+  offset = offset[:, None]                                       # [B, 1, T, 4]
+  centre = (centre[:, :, None, :] + spec.speed * offset[..., :2]) % spec.size
+  angle = angle[..., None] + spec.angular_rate * offset[..., 2]
   half = _LOG_SCALE_RANGE / 2
-  log_scale = (log_scale[..., None] + grow * t + half) % _LOG_SCALE_RANGE - half
+  log_scale = (log_scale[..., None] + spec.scale_rate * offset[..., 3] +
+               half) % _LOG_SCALE_RANGE - half
   return centre, angle, log_scale
 
 
@@ -435,11 +480,11 @@ def render(spec: Spec, params: Mapping[str, np.ndarray]) -> np.ndarray:
   Returns:
     float32 [B, T, S, S, 3], the [0, 1] picture mapped to [-1, 1] plus noise.
   """
-  motion = params["label"] // spec.num_appearances
   centre, angle, log_scale = trajectories(
-      spec, motion, params["centre"], params["angle"], params["log_scale"])
+      spec, motion_rates(spec, params["label"]), params["centre"],
+      params["angle"], params["log_scale"])
   background = _background(spec, params)
-  frames = np.broadcast_to(background[:, None], (len(motion), spec.num_frames) +
+  frames = np.broadcast_to(background[:, None], (len(centre), spec.num_frames) +
                            background.shape[1:]).copy()
   # Painter's order: later objects cover earlier ones.
   for i in range(spec.num_objects):
@@ -498,7 +543,7 @@ class SyntheticTrainIterator(registry.TrainIterator):
     self._global_batch_size = batch_size * shard_count
     self._prefetch = prefetch
     self._executor = (concurrent.futures.ThreadPoolExecutor(
-        1, thread_name_prefix=NAME) if prefetch > 0 else None)
+        1, thread_name_prefix=spec.name) if prefetch > 0 else None)
     self._pending = collections.deque()  # futures of positions ahead
     self._position = 0
 
@@ -586,11 +631,17 @@ def _padded(spec: Spec, split_id: int, indices,
           "mask": np.zeros((batch_size,), np.float32)}
 
 
-def _builder(appearance: bool) -> registry.DatasetBuilder:
+def make_builder(spec_of: Callable[[Any], Spec],
+                 names_of: Optional[Callable[[Spec], list[str]]] = None
+                 ) -> registry.DatasetBuilder:
+  """The DatasetBuilder of a variant whose `Spec` is `spec_of(config)`;
+  `names_of(spec)` gives its class names (default `class_names`)."""
+  names_of = names_of or class_names
+
   def train(config, batch_size: int, seed: int = 0, shard_index: int = 0,
             shard_count: int = 1) -> SyntheticTrainIterator:
-    return SyntheticTrainIterator(make_spec(config, appearance), batch_size,
-                                  seed, shard_index, shard_count)
+    return SyntheticTrainIterator(spec_of(config), batch_size, seed,
+                                  shard_index, shard_count)
 
   def eval_batches(config, split: str, batch_size: int, shard_index: int = 0,
                    shard_count: int = 1,
@@ -598,7 +649,7 @@ def _builder(appearance: bool) -> registry.DatasetBuilder:
     # A procedural clip is its whole video: it has exactly one view, so
     # multi-view settings (eval.num_clips/num_crops) change nothing here.
     del views
-    spec = make_spec(config, appearance)
+    spec = spec_of(config)
     split_id, size = _split(spec, split)
     step = batch_size * shard_count
     for start in range(0, size, step):
@@ -607,19 +658,20 @@ def _builder(appearance: bool) -> registry.DatasetBuilder:
       yield _padded(spec, split_id, indices, batch_size)
 
   def num_examples(config, split: str) -> int:
-    spec = make_spec(config, appearance)
+    spec = spec_of(config)
     if split == "train":
       return spec.train_size  # 0: endless
     return _split(spec, split)[1]
 
   def validate(config) -> None:
-    make_spec(config, appearance)
+    spec_of(config)
 
   return registry.DatasetBuilder(
       train=train, eval=eval_batches, num_examples=num_examples,
       validate=validate,
-      class_names=lambda config: class_names(make_spec(config, appearance)))
+      class_names=lambda config: names_of(spec_of(config)))
 
 
-registry.register(NAME, _builder(appearance=False))
-registry.register(APPEARANCE_NAME, _builder(appearance=True))
+registry.register(NAME, make_builder(make_spec))
+registry.register(APPEARANCE_NAME, make_builder(
+    functools.partial(make_spec, appearance=True)))

@@ -96,10 +96,10 @@ def make_stream_spec(config, appearance: bool = False) -> StreamSpec:
     raise ConfigError(f"dataset.modalities={modalities!r} is not valid for "
                       f"{name}; allowed: distinct names from "
                       f"{', '.join(MODALITIES)}")
-  num_segments = motion._integer(name, "num_segments",  # pylint: disable=protected-access
-                                 _field(config, "num_segments"), 1)
-  new_length = motion._integer(name, "new_length",  # pylint: disable=protected-access
-                               _field(config, "new_length"), 1)
+  num_segments = motion.integer_field(name, "num_segments",
+                                      _field(config, "num_segments"), 1)
+  new_length = motion.integer_field(name, "new_length",
+                                    _field(config, "new_length"), 1)
   method = _field(config, "flow_method")
   if set(modalities) & {"flow", "warped_flow"}:
     try:

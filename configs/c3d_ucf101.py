@@ -11,39 +11,15 @@ weight decay 5e-4, dropout 0.5, batch 30; test 10 clips × 1 centre crop.
       --config.dataset.data_dir=/path/to/ucf101
 """
 
-from vst.config_base import base_config
-from vst.models.registry import model_config
-
-UCF101_SPLIT1_TRAIN_SIZE = 9537
+from vst import config_recipes as recipes
 
 
 def get_config():
-  c = base_config()
-  c.model = model_config("c3d", "paper")
-  c.dataset.name = "ucf101"
-  c.dataset.data_dir = ""
-  c.dataset.num_frames = 16
-  c.dataset.frame_stride = 1
-  c.dataset.min_resize = 128
-  c.dataset.crop_size = 112
-  c.dataset.num_classes = 101
-  batch_size = 30
-  steps_per_epoch = UCF101_SPLIT1_TRAIN_SIZE // batch_size
-  c.train.batch_size = batch_size
-  c.train.num_steps = 45 * steps_per_epoch
-  c.train.optimizer = "sgd"
-  c.train.momentum = 0.9
-  c.train.learning_rate = 0.001
-  c.train.schedule = "step"
-  c.train.step_boundaries = (20 / 45, 40 / 45)
-  c.train.step_factor = 0.1
-  c.train.weight_decay = 5e-4
-  c.train.weight_decay_mask = "all"
-  c.train.log_every_steps = 100
-  c.train.eval_every_steps = 5 * steps_per_epoch
-  c.eval.batch_size = 30
-  c.eval.split = "test"
-  c.eval.num_clips = 10
-  c.eval.num_crops = 1
-  c.checkpoint.every_steps = 1000
+  c = recipes.ucf101_config("c3d", "paper", num_frames=16, crop_size=112,
+                            min_resize=128)
+  epoch = recipes.ucf101_steps(1, 30)
+  recipes.sgd(c, learning_rate=0.001, batch_size=30, num_steps=45 * epoch,
+              boundaries=(20 / 45, 40 / 45), decay_all=True)
+  recipes.multi_view_test(c, num_clips=10, num_crops=1, batch_size=30)
+  recipes.periodic(c, eval_every=5 * epoch)
   return c

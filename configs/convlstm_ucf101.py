@@ -8,24 +8,14 @@ encoder stack (4×4 patches, 128-64-64, 5×5, peepholes) to action clips of
       --config.dataset.data_dir=/path/to/ucf101
 """
 
-from vst.config_base import base_config
-from vst.models.registry import model_config
-
-UCF101_SPLIT1_TRAIN_SIZE = 9537
+from vst import config_recipes as recipes
 
 
 def get_config():
-  c = base_config()
-  c.model = model_config("convlstm", "moving_mnist")
-  c.dataset.name = "ucf101"
-  c.dataset.data_dir = ""
-  c.dataset.num_frames = 16
-  c.dataset.frame_stride = 2
-  c.dataset.min_resize = 128
-  c.dataset.crop_size = 112
-  c.dataset.num_classes = 101
+  c = recipes.ucf101_config("convlstm", "moving_mnist", num_frames=16,
+                            frame_stride=2, crop_size=112, min_resize=128)
   c.train.batch_size = 32
-  c.train.num_steps = 50 * UCF101_SPLIT1_TRAIN_SIZE // 32
+  c.train.num_steps = recipes.ucf101_steps(50, 32)
   c.train.optimizer = "adamw"
   c.train.learning_rate = 1e-3
   c.train.warmup_steps = 500

@@ -12,39 +12,15 @@ multires` (multires wants --config.dataset.crop_size=178) for the others.
       --config.dataset.data_dir=/path/to/ucf101
 """
 
-from vst.config_base import base_config
-from vst.models.registry import model_config
-
-UCF101_SPLIT1_TRAIN_SIZE = 9537
+from vst import config_recipes as recipes
 
 
 def get_config():
-  c = base_config()
-  c.model = model_config("deepvideo", "slow")
-  c.dataset.name = "ucf101"
-  c.dataset.data_dir = ""
-  c.dataset.num_frames = 10
-  c.dataset.frame_stride = 1
-  c.dataset.min_resize = 200
-  c.dataset.crop_size = 170
-  c.dataset.num_classes = 101
-  batch_size = 32
-  steps_per_epoch = UCF101_SPLIT1_TRAIN_SIZE // batch_size
-  c.train.batch_size = batch_size
-  c.train.num_steps = 30 * steps_per_epoch
-  c.train.optimizer = "sgd"
-  c.train.momentum = 0.9
-  c.train.learning_rate = 1e-3
-  c.train.schedule = "step"
-  c.train.step_boundaries = (2 / 3,)
-  c.train.step_factor = 0.1
-  c.train.weight_decay = 5e-4
-  c.train.weight_decay_mask = "all"
-  c.train.log_every_steps = 100
-  c.train.eval_every_steps = 5 * steps_per_epoch
-  c.eval.batch_size = 32
-  c.eval.split = "test"
-  c.eval.num_clips = 10
-  c.eval.num_crops = 1
-  c.checkpoint.every_steps = 1000
+  c = recipes.ucf101_config("deepvideo", "slow", num_frames=10, crop_size=170,
+                            min_resize=200)
+  epoch = recipes.ucf101_steps(1, 32)
+  recipes.sgd(c, learning_rate=1e-3, batch_size=32, num_steps=30 * epoch,
+              boundaries=(2 / 3,), decay_all=True)
+  recipes.multi_view_test(c, num_clips=10, num_crops=1, batch_size=32)
+  recipes.periodic(c, eval_every=5 * epoch)
   return c

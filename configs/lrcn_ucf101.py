@@ -12,31 +12,13 @@ giving {"rgb", "flow"} (flow weighted 2:1, the paper's late fusion).
       --config.dataset.data_dir=/path/to/ucf101
 """
 
-from vst.config_base import base_config
-from vst.models.registry import model_config
-
-UCF101_SPLIT1_TRAIN_SIZE = 9537
+from vst import config_recipes as recipes
 
 
 def get_config():
-  c = base_config()
-  c.model = model_config("lrcn", "fc6")
-  c.dataset.name = "ucf101"
-  c.dataset.data_dir = ""
-  c.dataset.num_frames = 16
-  c.dataset.frame_stride = 1
-  c.dataset.min_resize = 256
-  c.dataset.crop_size = 227
-  c.dataset.num_classes = 101
-  c.train.batch_size = 24
-  c.train.num_steps = 30 * UCF101_SPLIT1_TRAIN_SIZE // 24
-  c.train.optimizer = "sgd"
-  c.train.momentum = 0.9
-  c.train.learning_rate = 1e-3
-  c.train.schedule = "step"
-  c.train.step_boundaries = (0.5, 0.8)
-  c.train.step_factor = 0.1
-  c.train.weight_decay = 5e-4
-  c.eval.num_clips = 10
-  c.eval.num_crops = 1
+  c = recipes.ucf101_config("lrcn", "fc6", num_frames=16, crop_size=227,
+                            min_resize=256)
+  recipes.sgd(c, learning_rate=1e-3, batch_size=24,
+              num_steps=recipes.ucf101_steps(30, 24), boundaries=(0.5, 0.8))
+  recipes.multi_view_test(c, num_clips=10, num_crops=1)
   return c

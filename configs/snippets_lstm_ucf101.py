@@ -11,29 +11,12 @@ machines): SGD momentum 0.9, learning rate 1e-3 with steps at 50% and 80%.
       --config.dataset.data_dir=/path/to/ucf101
 """
 
-from vst.config_base import base_config
-from vst.models.registry import model_config
-
-UCF101_SPLIT1_TRAIN_SIZE = 9537
+from vst import config_recipes as recipes
 
 
 def get_config():
-  c = base_config()
-  c.model = model_config("snippets_lstm", "lstm")
-  c.dataset.name = "ucf101"
-  c.dataset.data_dir = ""
-  c.dataset.num_frames = 30
-  c.dataset.frame_stride = 25
-  c.dataset.min_resize = 256
-  c.dataset.crop_size = 220
-  c.dataset.num_classes = 101
-  c.train.batch_size = 16
-  c.train.num_steps = 30 * UCF101_SPLIT1_TRAIN_SIZE // 16
-  c.train.optimizer = "sgd"
-  c.train.momentum = 0.9
-  c.train.learning_rate = 1e-3
-  c.train.schedule = "step"
-  c.train.step_boundaries = (0.5, 0.8)
-  c.train.step_factor = 0.1
-  c.train.weight_decay = 5e-4
+  c = recipes.ucf101_config("snippets_lstm", "lstm", num_frames=30,
+                            frame_stride=25, crop_size=220, min_resize=256)
+  recipes.sgd(c, learning_rate=1e-3, batch_size=16,
+              num_steps=recipes.ucf101_steps(30, 16), boundaries=(0.5, 0.8))
   return c

@@ -19,41 +19,20 @@ ucf101 dataset.
       --config.dataset.data_dir=/path/to/ucf101
 """
 
-from vst.config_base import base_config
-from vst.models.registry import model_config
+from vst import config_recipes as recipes
 
 
 def get_config():
-  c = base_config()
-  c.model = model_config("tsn", "bn_inception_two_stream")
-  c.dataset.name = "ucf101"
-  c.dataset.data_dir = ""
+  c = recipes.ucf101_config("tsn", "bn_inception_two_stream", num_frames=15,
+                            crop_size=224, min_resize=256)
   # K=3 segments of L=5 frames: flow stacks of 5, RGB the first of each.
   c.dataset.sampling = "segments"
   c.dataset.segment_length = 5
-  c.dataset.num_frames = 15
   c.dataset.modalities = ("rgb", "flow")
   c.dataset.flow_dir = ""
-  c.dataset.frame_stride = 1
-  c.dataset.min_resize = 256
-  c.dataset.crop_size = 224
-  c.dataset.num_classes = 101
-  c.train.batch_size = 256
-  c.train.num_steps = 20000
-  c.train.optimizer = "sgd"
-  c.train.momentum = 0.9
-  c.train.learning_rate = 0.005
-  c.train.schedule = "step"
-  c.train.step_boundaries = (12000 / 20000, 18000 / 20000)
-  c.train.step_factor = 0.1
-  c.train.weight_decay = 5e-4
-  c.train.weight_decay_mask = "all"
+  recipes.sgd(c, learning_rate=0.005, batch_size=256, num_steps=20000,
+              boundaries=(12000 / 20000, 18000 / 20000), decay_all=True)
   c.train.grad_clip_norm = 40.0
-  c.train.log_every_steps = 100
-  c.train.eval_every_steps = 2000
-  c.eval.batch_size = 32
-  c.eval.split = "test"
-  c.eval.num_clips = 25
-  c.eval.num_crops = 10
-  c.checkpoint.every_steps = 1000
+  recipes.multi_view_test(c, num_clips=25, num_crops=10, batch_size=32)
+  recipes.periodic(c, eval_every=2000)
   return c

@@ -18,39 +18,19 @@ cnn_m_svm learns the linear (SVM) score fusion. Flow is precomputed with
       --config.dataset.flow_dir=/path/to/ucf101_flow
 """
 
-from vst.config_base import base_config
-from vst.models.registry import model_config
+from vst import config_recipes as recipes
 
 
 def get_config():
-  c = base_config()
-  c.model = model_config("two_stream", "cnn_m")
-  c.dataset.name = "ucf101"
-  c.dataset.data_dir = ""
+  c = recipes.ucf101_config("two_stream", "cnn_m", num_frames=10,
+                            frame_stride=None, crop_size=224, min_resize=256)
   # One segment of L=10 frames: a flow stack and its first RGB frame.
   c.dataset.sampling = "segments"
   c.dataset.segment_length = 10
-  c.dataset.num_frames = 10
   c.dataset.modalities = ("rgb", "flow")
   c.dataset.flow_dir = ""
-  c.dataset.min_resize = 256
-  c.dataset.crop_size = 224
-  c.dataset.num_classes = 101
-  c.train.batch_size = 256
-  c.train.num_steps = 80000
-  c.train.optimizer = "sgd"
-  c.train.momentum = 0.9
-  c.train.learning_rate = 1e-2
-  c.train.schedule = "step"
-  c.train.step_boundaries = (50000 / 80000, 70000 / 80000)
-  c.train.step_factor = 0.1
-  c.train.weight_decay = 5e-4
-  c.train.weight_decay_mask = "all"
-  c.train.log_every_steps = 100
-  c.train.eval_every_steps = 10000
-  c.eval.batch_size = 32
-  c.eval.split = "test"
-  c.eval.num_clips = 25
-  c.eval.num_crops = 10
-  c.checkpoint.every_steps = 2000
+  recipes.sgd(c, learning_rate=1e-2, batch_size=256, num_steps=80000,
+              boundaries=(50000 / 80000, 70000 / 80000), decay_all=True)
+  recipes.multi_view_test(c, num_clips=25, num_crops=10, batch_size=32)
+  recipes.periodic(c, eval_every=10000, checkpoint_every=2000)
   return c

@@ -12,7 +12,6 @@ from vst.errors import ConfigError
 from vst.layers import attention
 from vst.layers import patterns_timesformer
 from vst.layers import patterns_xvit
-from vst.layers import timesformer_block
 from vst.layers import transformer
 from vst.layers.attention import Tokens
 
@@ -92,8 +91,9 @@ def test_new_stages_start_at_zero_so_the_block_is_the_image_block(
   computes what it did on images (TimeSformer's zero-initialised temporal_fc).
   """
   stages = attention.get_pattern(name)
-  block = timesformer_block.TimeSformerBlock(num_heads=N, mlp_dim=32,
-                                             attention=name)
+  block = transformer.EncoderBlock(num_heads=N, mlp_dim=32, attention=name,
+                                   gelu_approximate=False,
+                                   class_token_skips=True)
   grid = jax.random.normal(jax.random.key(0), (B, T, H, W, 16))
   cls = jax.random.normal(jax.random.key(1), (B, 16))
   out, variables = jax.jit(block.init_with_output, static_argnums=3)(
@@ -120,8 +120,10 @@ def test_class_token_skips_the_temporal_stage_in_timesformer_blocks(
   (stage, time_mix), _ = attention.get_pattern("divided")
   assert patterns_timesformer.skips_class_token(time_mix)
   _add_pattern(monkeypatch, "_time_only", [(stage, time_mix)])
-  block = timesformer_block.TimeSformerBlock(num_heads=N, mlp_dim=32,
-                                             attention="_time_only")
+  block = transformer.EncoderBlock(num_heads=N, mlp_dim=32,
+                                   attention="_time_only",
+                                   gelu_approximate=False,
+                                   class_token_skips=True)
   grid = jax.random.normal(jax.random.key(0), (B, T, H, W, 16))
   cls = jax.random.normal(jax.random.key(1), (B, 16))
   variables = _randomised(jax.eval_shape(
@@ -134,6 +136,10 @@ def test_class_token_skips_the_temporal_stage_in_timesformer_blocks(
       {"params": params["mlp"]}, normed, train=False)
   np.testing.assert_allclose(out_cls, expected, atol=1e-5)
   assert np.abs(out_grid - grid).max() > 1e-2
+  # Without the switch (ViViT's blocks) the class token joins the stage.
+  _, joined_cls = jax.jit(block.clone(class_token_skips=False).apply,
+                          static_argnums=3)(variables, grid, cls, False)
+  assert np.abs(joined_cls - expected).max() > 1e-3
 
 
 # --- X-ViT: space-time mixing -------------------------------------------------

@@ -27,9 +27,10 @@ projection to our `fc` and the official `temporal_fc` to our `out`
 (`vst.models.convert.timesformer_hf`).
 
 The class token skips the temporal stage of "divided" and "axial", as in the
-official code, when the block honours `skips_class_token` (TimeSformer's
-block, `vst.layers.timesformer_block`). Any other block (e.g. ViViT's
-`EncoderBlock`) lets it join the temporal groups like every other stage.
+official code, when the block honours `skips_class_token`
+(`transformer.EncoderBlock` with `class_token_skips`, as TimeSformer builds
+it). Otherwise (ViViT's blocks) it joins the temporal groups like every other
+stage.
 """
 
 import functools

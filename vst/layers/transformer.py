@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 
 from vst.layers import attention as attention_lib
+from vst.layers import patterns_timesformer
 from vst.layers.attention import Tokens
 
 
@@ -76,6 +77,9 @@ class EncoderBlock(nn.Module):
     layer_norm_eps: LayerNorm epsilon (1e-6 in ViT, Scenic and HF ViViT).
     gelu_approximate: see `Mlp`.
     dtype: compute dtype.
+    class_token_skips: run the pattern stages marked `skips_class_token` on
+      the grid alone, leaving the class token as it is (TimeSformer); off,
+      the class token takes part in every stage (ViViT).
   """
   num_heads: int
   mlp_dim: int
@@ -85,6 +89,7 @@ class EncoderBlock(nn.Module):
   layer_norm_eps: float = 1e-6
   gelu_approximate: bool = True
   dtype: str = "float32"
+  class_token_skips: bool = False
 
   @nn.compact
   def __call__(self, grid: jax.Array, cls: jax.Array | None,
@@ -103,7 +108,6 @@ class EncoderBlock(nn.Module):
       (grid, cls) of the same shapes.
     """
     dtype = jnp.dtype(self.dtype)
-    tokens = Tokens(grid, cls)
 
     def residual(tokens, branch, name):
       norm = nn.LayerNorm(self.layer_norm_eps, dtype=dtype, name=f"{name}_norm")
@@ -118,17 +122,21 @@ class EncoderBlock(nn.Module):
     for name, mix in attention_lib.get_pattern(self.attention):
       attend = attention_lib.MultiHeadAttention(
           self.num_heads, mix, dtype=self.dtype, name=name)
-      tokens = residual(tokens, attend, name)
+      if (self.class_token_skips and cls is not None and
+          patterns_timesformer.skips_class_token(mix)):
+        grid = residual(Tokens(grid, None), attend, name).grid
+      else:
+        grid, cls = residual(Tokens(grid, cls), attend, name)
     mlp = Mlp(self.mlp_dim, self.dropout_rate, self.gelu_approximate,
               dtype=self.dtype, name="mlp")
-    tokens = residual(
-        tokens, lambda t: jax.tree.map(lambda x: mlp(x, train=train), t),
-        "mlp")
-    return tuple(tokens)
+    return tuple(residual(
+        Tokens(grid, cls),
+        lambda t: jax.tree.map(lambda x: mlp(x, train=train), t), "mlp"))
 
 
 class Encoder(nn.Module):
-  """`num_layers` EncoderBlocks (`encoderblock_{i}`) and a final LayerNorm.
+  """`num_layers` EncoderBlocks (`encoderblock_{i}`) and a final LayerNorm
+  (`encoder_norm`, unless `final_norm` is off).
 
   Drop-path rates rise linearly from 0 at the first block to
   `drop_path_rate` at the last, as in Scenic's ViViT.
@@ -144,6 +152,8 @@ class Encoder(nn.Module):
     gelu_approximate: see `Mlp`.
     dtype: compute dtype.
     remat: recompute each block's activations in the backward pass.
+    class_token_skips: see `EncoderBlock`.
+    final_norm: end with the LayerNorm.
   """
   num_layers: int
   num_heads: int
@@ -155,11 +165,13 @@ class Encoder(nn.Module):
   gelu_approximate: bool = True
   dtype: str = "float32"
   remat: bool = False
+  class_token_skips: bool = False
+  final_norm: bool = True
 
   @nn.compact
   def __call__(self, grid: jax.Array, cls: jax.Array | None, *,
                train: bool) -> tuple[jax.Array, jax.Array | None]:
-    """(grid [B, T, H, W, D], cls [B, D] | None) -> the same, normalised."""
+    """(grid [B, T, H, W, D], cls [B, D] | None) -> the same shapes."""
     block_cls = (nn.remat(EncoderBlock, static_argnums=(3,)) if self.remat
                  else EncoderBlock)
     for i in range(self.num_layers):
@@ -167,7 +179,9 @@ class Encoder(nn.Module):
       grid, cls = block_cls(
           self.num_heads, self.mlp_dim, self.attention, self.dropout_rate,
           rate, self.layer_norm_eps, self.gelu_approximate, self.dtype,
-          name=f"encoderblock_{i}")(grid, cls, train)
+          self.class_token_skips, name=f"encoderblock_{i}")(grid, cls, train)
+    if not self.final_norm:
+      return grid, cls
     norm = nn.LayerNorm(self.layer_norm_eps, dtype=jnp.dtype(self.dtype),
                         name="encoder_norm")
     return tuple(jax.tree.map(norm, Tokens(grid, cls)))

@@ -33,7 +33,8 @@ import jax.numpy as jnp
 from vst.errors import ConfigError, check_choice
 from vst.layers import attention as attention_lib
 from vst.layers import embed
-from vst.layers import timesformer_block
+from vst.layers import frame_position
+from vst.layers import transformer
 from vst.models.registry import register
 
 VARIANTS = {
@@ -97,7 +98,7 @@ class TimeSformer(nn.Module):
     attention_lib.get_pattern(self.attention)
     check_choice("model.head_init", self.head_init, HEAD_INITS)
     check_choice("model.time_init", self.time_init,
-                 timesformer_block.TIME_INITS)
+                 frame_position.TIME_INITS)
     if self.hidden_size % self.num_heads:
       raise ConfigError(f"model.hidden_size={self.hidden_size} is not "
                         f"divisible by model.num_heads={self.num_heads}")
@@ -134,19 +135,22 @@ class TimeSformer(nn.Module):
                            (self.hidden_size,))
     cls = jnp.broadcast_to(cls_token.astype(dtype),
                            (grid.shape[0], self.hidden_size))
-    grid, cls = timesformer_block.FramePositionEmbedding(
+    grid, cls = frame_position.FramePositionEmbedding(
         use_time=not per_frame, time_init=self.time_init,
         name="posembed_input")(grid, cls)
     grid, cls = jax.tree.map(
         lambda x: nn.Dropout(self.dropout_rate)(x, deterministic=not train),
         (grid, cls))
-    _, cls = timesformer_block.TimeSformerEncoder(
+    # The class token stays out of the temporal stages, as in the official
+    # code; the final norm comes after the space-only model's frame average.
+    _, cls = transformer.Encoder(
         num_layers=self.num_layers, num_heads=self.num_heads,
         mlp_dim=self.mlp_dim, attention=self.attention,
         dropout_rate=self.dropout_rate, drop_path_rate=self.drop_path_rate,
         layer_norm_eps=self.layer_norm_eps,
         gelu_approximate=self.gelu_approximate, dtype=self.dtype,
-        remat=self.remat, name="transformer")(grid, cls, train=train)
+        remat=self.remat, class_token_skips=True, final_norm=False,
+        name="transformer")(grid, cls, train=train)
     if per_frame:  # The official code averages the frames before the norm.
       cls = cls.reshape(batch, frames, -1).mean(axis=1)
     features = nn.LayerNorm(self.layer_norm_eps, dtype=dtype,

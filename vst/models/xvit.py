@@ -32,7 +32,7 @@ import jax.numpy as jnp
 from vst.errors import ConfigError, check_choice
 from vst.layers import attention as attention_lib
 from vst.layers import embed
-from vst.layers import timesformer_block
+from vst.layers import frame_position
 from vst.layers import transformer
 from vst.models.registry import register
 
@@ -106,7 +106,7 @@ class XViT(nn.Module):
     attention_lib.get_pattern(self.attention)
     check_choice("model.head_init", self.head_init, HEAD_INITS)
     check_choice("model.time_init", self.time_init,
-                 timesformer_block.TIME_INITS)
+                 frame_position.TIME_INITS)
     if self.hidden_size % self.num_heads:
       raise ConfigError(f"model.hidden_size={self.hidden_size} is not "
                         f"divisible by model.num_heads={self.num_heads}")
@@ -142,7 +142,7 @@ class XViT(nn.Module):
     cls = jnp.broadcast_to(
         self.param("cls", init, (self.hidden_size,)).astype(dtype),
         (batch, frames, self.hidden_size))
-    grid, cls = timesformer_block.FramePositionEmbedding(
+    grid, cls = frame_position.FramePositionEmbedding(
         time_init=self.time_init, name="posembed_input")(grid, cls)
     grid, cls = jax.tree.map(
         lambda x: nn.Dropout(self.dropout_rate)(x, deterministic=not train),

@@ -31,7 +31,6 @@ import jax
 import jax.numpy as jnp
 
 from vst.errors import ConfigError
-from vst.layers import conv3d
 from vst.layers import conv_recurrent
 from vst.layers import recurrent
 from vst.layers import residual3d
@@ -86,8 +85,9 @@ def _backbone(field: str, name: str) -> Backbone:
 class ResNetTrunk(nn.Module):
   """A 3D ResNet up to res5: [B, T, H, W, C] -> [B, t, h, w, out_features].
 
-  The same stem and stages as `resnet3d.ResNet3D`, without the pooling and
-  classifier, because FAST-GRU needs the unpooled map.
+  `resnet3d.residual_trunk`, the stem and stages of `resnet3d.ResNet3D`,
+  without the pooling and classifier, because FAST-GRU needs the unpooled
+  map.
   """
   spec: Backbone
   dtype: str = "float32"
@@ -95,27 +95,14 @@ class ResNetTrunk(nn.Module):
   @nn.compact
   def __call__(self, x, train: bool):
     spec = self.spec
-    stem = resnet3d.STEMS[spec.stem]
-    options = residual3d.ConvOptions(dtype=self.dtype)
-    mid = (None if stem.mid_ratio is None
-           else round(spec.stem_features * stem.mid_ratio))
-    x = options.conv(spec.stem_features, stem.kernel, (1, 2, 2),
-                     factorization=stem.factorization, mid_features=mid,
-                     name="stem")(x.astype(jnp.dtype(self.dtype)), train=train)
-    if stem.pool_window:
-      x = conv3d.max_pool3d(x, stem.pool_window, stem.pool_strides)
-    for i, depth in enumerate(spec.depths):
-      for j in range(depth):
-        spatial = 1 if i == 0 else 2
-        strides = ((spec.temporal_strides[i], spatial, spatial) if j == 0
-                   else (1, 1, 1))
-        x = residual3d.ResidualBlock3D(
-            block=spec.block, planes=spec.widths[i],
-            out_features=spec.widths[i] * spec.expansion, strides=strides,
-            temporal_kernel=spec.temporal_kernels[i],
-            factorization=spec.factorization, shortcut="B", options=options,
-            name=f"stage{i + 1}_block{j}")(x, train)
-    return x
+    return resnet3d.residual_trunk(
+        x, stem=resnet3d.STEMS[spec.stem], stem_features=spec.stem_features,
+        depths=spec.depths, block=spec.block, widths=spec.widths,
+        expansion=spec.expansion, temporal_kernels=spec.temporal_kernels,
+        temporal_strides=spec.temporal_strides,
+        factorizations=spec.factorization,
+        options=residual3d.ConvOptions(dtype=self.dtype), train=train,
+        shortcut="B")
 
 
 class _PooledGRUStep(nn.Module):

@@ -131,6 +131,46 @@ CSN_VARIANTS = {
 }
 
 
+def residual_trunk(x: jax.Array, *, stem: StemSpec, stem_features: int,
+                   depths, block: str, widths, expansion: int,
+                   temporal_kernels, temporal_strides, factorizations,
+                   options: residual3d.ConvOptions, train: bool,
+                   block_cls=residual3d.ResidualBlock3D,
+                   **block_fields) -> jax.Array:
+  """Stem and stages, unpooled: [B, T, H, W, C] -> [B, t, h, w, D].
+
+  Called inside a Module's compact method, it creates that Module's `stem`
+  and `stage{i}_block{j}` submodules, so every network built on it (the
+  classifier below, FASTER's backbones) has one parameter layout. Block j of
+  stage i uses factorisation `factorizations[n % len]`, n counting blocks
+  over all stages (P3D cycles A, B, C); `block_fields` go to every block.
+  """
+  x = x.astype(jnp.dtype(options.dtype))
+  mid = (None if stem.mid_ratio is None
+         else round(stem_features * stem.mid_ratio))
+  x = options.conv(stem_features, stem.kernel, (1, 2, 2),
+                   factorization=stem.factorization, mid_features=mid,
+                   name="stem")(x, train=train)
+  if stem.pool_window:
+    x = conv3d.max_pool3d(x, stem.pool_window, stem.pool_strides)
+  if isinstance(factorizations, str):
+    factorizations = (factorizations,)
+  index = 0
+  for i, depth in enumerate(depths):
+    for j in range(depth):
+      spatial = 1 if i == 0 else 2
+      strides = ((temporal_strides[i], spatial, spatial) if j == 0
+                 else (1, 1, 1))
+      x = block_cls(
+          block=block, planes=widths[i], out_features=widths[i] * expansion,
+          strides=strides, temporal_kernel=temporal_kernels[i],
+          factorization=factorizations[index % len(factorizations)],
+          options=options, name=f"stage{i + 1}_block{j}", **block_fields)(
+              x, train)
+      index += 1
+  return x
+
+
 class ResNet3D(nn.Module):
   """A 3D ResNet on [B, T, H, W, C] clips.
 
@@ -206,31 +246,18 @@ class ResNet3D(nn.Module):
     stem = self._check()
     options = residual3d.ConvOptions(self.bn_momentum, self.bn_epsilon,
                                      self.temporal_padding, self.dtype)
-    x = inputs.astype(jnp.dtype(self.dtype))
-    mid = (None if stem.mid_ratio is None
-           else round(self.stem_features * stem.mid_ratio))
-    x = options.conv(self.stem_features, stem.kernel, (1, 2, 2),
-                     factorization=stem.factorization, mid_features=mid,
-                     name="stem")(x, train=train)
-    if stem.pool_window:
-      x = conv3d.max_pool3d(x, stem.pool_window, stem.pool_strides)
     block_cls = (nn.remat(residual3d.ResidualBlock3D, static_argnums=(2,))
                  if self.remat else residual3d.ResidualBlock3D)
-    index = 0
-    for i, depth in enumerate(self.depths):
-      for j in range(depth):
-        strides = ((self.temporal_strides[i], 1 if i == 0 else 2,
-                    1 if i == 0 else 2) if j == 0 else (1, 1, 1))
-        x = block_cls(
-            block=self.block, planes=self.widths[i],
-            out_features=self.widths[i] * self.expansion, strides=strides,
-            temporal_kernel=self.temporal_kernels[i],
-            factorization=self.factorization[index % len(self.factorization)],
-            groups=self.groups, mid_width_rule=self.mid_width_rule,
-            shortcut=self.shortcut, attention=self.attention,
-            attention_reduction=self.attention_reduction, options=options,
-            name=f"stage{i + 1}_block{j}")(x, train)
-        index += 1
+    x = residual_trunk(
+        inputs, stem=stem, stem_features=self.stem_features,
+        depths=self.depths, block=self.block, widths=self.widths,
+        expansion=self.expansion, temporal_kernels=self.temporal_kernels,
+        temporal_strides=self.temporal_strides,
+        factorizations=self.factorization, options=options, train=train,
+        block_cls=block_cls, groups=self.groups,
+        mid_width_rule=self.mid_width_rule, shortcut=self.shortcut,
+        attention=self.attention,
+        attention_reduction=self.attention_reduction)
     features = x.mean(axis=(1, 2, 3))
     self.sow("intermediates", "pre_logits", features)
     features = nn.Dropout(self.dropout_rate)(features, deterministic=not train)

@@ -1,4 +1,5 @@
-"""DeepVideo's single-frame baseline: frame predictions averaged, paper size."""
+"""DeepVideo's single-frame baseline (`single_frame`, DeepVideo's fusion
+"single"): frame predictions averaged, paper size."""
 
 import jax
 import jax.numpy as jnp
@@ -7,12 +8,14 @@ import pytest
 
 from vst.errors import ConfigError
 from vst.layers import alexnet_tower
-from vst.models.single_frame import VARIANTS, SingleFrame
+from vst.models import registry
 from vst.tools import flops
 
 
 def _model(variant="tiny", num_classes=5, **fields):
-  return SingleFrame(num_classes=num_classes, **{**VARIANTS[variant], **fields})
+  entry = registry.get_entry("single_frame")
+  return entry.module_cls(num_classes=num_classes,
+                          **{**entry.variants[variant], **fields})
 
 
 def _clips(shape, seed=0):
@@ -57,7 +60,7 @@ def test_first_conv_takes_any_number_of_channels():
   model = _model()
   clips = _clips((2, 3, 16, 16, 6))
   variables = model.init(jax.random.key(0), clips, train=False)
-  kernel = variables["params"]["tower"]["trunk"]["conv1"]["kernel"]
+  kernel = variables["params"]["encoder"]["trunk"]["conv1"]["kernel"]
   assert kernel.shape == (3, 3, 6, 16)
 
 
@@ -112,6 +115,18 @@ def test_frames_too_small_for_the_paper_tower_name_the_dataset_field():
 def test_unknown_tower_names_the_model_field():
   with pytest.raises(ConfigError, match="model.tower"):
     _model(tower="vgg").validate_input((8, 32, 32, 3))
+
+
+def test_single_frame_is_deepvideos_single_fusion():
+  clips = _clips((2, 4, 16, 16, 3))
+  single = _model()
+  deepvideo = registry.build_model(
+      {"name": "deepvideo", "variant": "tiny", "fusion": "single",
+       "window": 1}, 5)
+  variables = single.init(jax.random.key(0), clips, train=False)
+  np.testing.assert_array_equal(
+      single.apply(variables, clips, train=False),
+      deepvideo.apply(variables, clips, train=False))
 
 
 def test_local_response_norm_matches_alexnet_formula():

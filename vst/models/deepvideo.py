@@ -1,8 +1,9 @@
 """DeepVideo (Karpathy et al. 2014): where to fuse time into an image network.
 
 Every model here is the single-frame AlexNet-like tower of
-`vst.layers.alexnet_tower` (the one `single_frame` uses) with time fused in at
-a different place. A clip [B, T, H, W, C] is cut into T / window
+`vst.layers.alexnet_tower` with time fused in at a different place (the
+foundation's `single_frame` baseline, registered here too, is fusion
+"single"). A clip [B, T, H, W, C] is cut into T / window
 non-overlapping windows; each window gives one feature vector, and the clip's
 prediction classifies the mean of its windows' features (the paper averages
 clip predictions over a video; the classifier is linear, so averaging features
@@ -268,3 +269,13 @@ VARIANTS = complete_variants(DeepVideo, {
 })
 
 register("deepvideo", DeepVideo, VARIANTS)
+
+# The foundation's baseline is the same network: every frame through the
+# tower on its own, frame predictions averaged (the classifier is linear, so
+# averaging the FC features gives the mean of the frame logits). Blind to
+# frame order, it stays at chance on synthetic_motion.
+register("single_frame", DeepVideo, complete_variants(DeepVideo, {
+    # The Sports-1M network: 170×170 frames, ≈60.3M parameters at 487 classes.
+    "paper": dict(_PAPER, fusion="single", window=1),
+    "tiny": dict(_TINY, fusion="single", window=1),
+}))

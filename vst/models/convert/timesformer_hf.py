@@ -26,11 +26,11 @@ Layouts that differ:
 
 from typing import Any, Mapping
 
-import numpy as np
-
 from vst import bench_references
 from vst.errors import ConfigError
 from vst.models import timesformer
+from vst.models.convert import hf_config as hf
+from vst.models.convert import torch_state
 
 # HF attention_type -> our attention pattern.
 ATTENTION = {
@@ -38,21 +38,6 @@ ATTENTION = {
     "joint_space_time": "joint",
     "space_only": "space",
 }
-
-# HF hidden_act -> our gelu_approximate.
-_GELU_APPROXIMATE = {
-    "gelu": False,
-    "gelu_new": True,
-    "gelu_fast": True,
-    "gelu_pytorch_tanh": True,
-}
-
-
-def _get(hf_config: Any, key: str):
-  """A field of a `TimesformerConfig` or of its dict (config.json)."""
-  if isinstance(hf_config, Mapping):
-    return hf_config[key]
-  return getattr(hf_config, key)
 
 
 def model_config_from_hf(hf_config: Any) -> dict[str, Any]:
@@ -67,20 +52,17 @@ def model_config_from_hf(hf_config: Any) -> dict[str, Any]:
   Raises:
     ConfigError: for an HF option our TimeSformer does not implement.
   """
-  act = _get(hf_config, "hidden_act")
-  if act not in _GELU_APPROXIMATE:
-    raise ConfigError(f"HF TimeSformer hidden_act={act!r} is not supported; "
-                      f"allowed: {', '.join(_GELU_APPROXIMATE)}")
-  attention = _get(hf_config, "attention_type")
+  gelu_approximate = hf.gelu_approximate(hf_config, "TimeSformer")
+  attention = hf.field(hf_config, "attention_type")
   if attention not in ATTENTION:
     raise ConfigError(f"HF TimeSformer attention_type={attention!r} is not "
                       f"supported; allowed: {', '.join(ATTENTION)}")
   architecture = dict(
-      hidden_size=_get(hf_config, "hidden_size"),
-      num_layers=_get(hf_config, "num_hidden_layers"),
-      num_heads=_get(hf_config, "num_attention_heads"),
-      mlp_dim=_get(hf_config, "intermediate_size"),
-      patch_size=_get(hf_config, "patch_size"))
+      hidden_size=hf.field(hf_config, "hidden_size"),
+      num_layers=hf.field(hf_config, "num_hidden_layers"),
+      num_heads=hf.field(hf_config, "num_attention_heads"),
+      mlp_dim=hf.field(hf_config, "intermediate_size"),
+      patch_size=hf.field(hf_config, "patch_size"))
   variant = next((name for name, fields in timesformer.VARIANTS.items()
                   if fields == architecture), "B/16")
   return dict(
@@ -88,22 +70,11 @@ def model_config_from_hf(hf_config: Any) -> dict[str, Any]:
       variant=variant,
       **architecture,
       attention=ATTENTION[attention],
-      dropout_rate=float(_get(hf_config, "hidden_dropout_prob")),
-      drop_path_rate=float(_get(hf_config, "drop_path_rate")),
-      layer_norm_eps=_get(hf_config, "layer_norm_eps"),
-      gelu_approximate=_GELU_APPROXIMATE[act],
+      dropout_rate=float(hf.field(hf_config, "hidden_dropout_prob")),
+      drop_path_rate=float(hf.field(hf_config, "drop_path_rate")),
+      layer_norm_eps=hf.field(hf_config, "layer_norm_eps"),
+      gelu_approximate=gelu_approximate,
   )
-
-
-def _normalise(state_dict: Mapping[str, Any]) -> dict[str, np.ndarray]:
-  """Keys without the `timesformer.` prefix, values as float32 numpy."""
-  out = {}
-  for key, value in state_dict.items():
-    key = key.removeprefix("timesformer.")
-    if hasattr(value, "detach"):  # A torch tensor.
-      value = value.detach().cpu().float().numpy()
-    out[key] = np.asarray(value, np.float32)
-  return out
 
 
 def params_from_hf_timesformer(state_dict: Mapping[str, Any],
@@ -121,81 +92,57 @@ def params_from_hf_timesformer(state_dict: Mapping[str, Any],
   Raises:
     ValueError: if a key is left over or missing.
   """
-  weights = _normalise(state_dict)
-  heads = _get(hf_config, "num_attention_heads")
-  width = _get(hf_config, "hidden_size")
-  qkv_bias = _get(hf_config, "qkv_bias")
-  side = _get(hf_config, "image_size") // _get(hf_config, "patch_size")
+  state = torch_state.StateDict(
+      state_dict, "HF TimeSformer",
+      key_map=lambda key: key.removeprefix("timesformer."))
+  heads = hf.field(hf_config, "num_attention_heads")
+  width = hf.field(hf_config, "hidden_size")
+  side = hf.field(hf_config, "image_size") // hf.field(hf_config,
+                                                       "patch_size")
 
-  def take(key: str) -> np.ndarray:
-    if key not in weights:
-      raise ValueError(f"HF TimeSformer state dict has no {key!r}")
-    return weights.pop(key)
-
-  def dense(prefix: str) -> dict[str, np.ndarray]:
-    return {"kernel": take(f"{prefix}.weight").T,
-            "bias": take(f"{prefix}.bias")}
-
-  def norm(prefix: str) -> dict[str, np.ndarray]:
-    return {"scale": take(f"{prefix}.weight"), "bias": take(f"{prefix}.bias")}
-
-  def attention(prefix: str, out: dict[str, np.ndarray]) -> dict[str, Any]:
-    """q/k/v from the fused qkv at `prefix`, then `out` as the projection."""
-    kernel = take(f"{prefix}.attention.qkv.weight").T  # [D, 3D]: q | k | v.
-    bias = (take(f"{prefix}.attention.qkv.bias") if qkv_bias
-            else np.zeros(3 * width, np.float32))
-    params = {}
-    for i, name in enumerate(("query", "key", "value")):
-      params[name] = {
-          "kernel": kernel[:, i * width:(i + 1) * width].reshape(
-              width, heads, -1),
-          "bias": bias[i * width:(i + 1) * width].reshape(heads, -1)}
-    params["out"] = {"kernel": out["kernel"].reshape(heads, -1, width),
-                     "bias": out["bias"]}
-    return params
-
-  pattern = ATTENTION[_get(hf_config, "attention_type")]
+  pattern = ATTENTION[hf.field(hf_config, "attention_type")]
   transformer = {}
-  for i in range(_get(hf_config, "num_hidden_layers")):
+  for i in range(hf.field(hf_config, "num_hidden_layers")):
     prefix = f"encoder.layer.{i}"
     space_stage = "space_attention" if pattern == "divided" else "attention"
     block = {
-        f"{space_stage}_norm": norm(f"{prefix}.layernorm_before"),
-        space_stage: attention(f"{prefix}.attention",
-                               dense(f"{prefix}.attention.output.dense")),
-        "mlp_norm": norm(f"{prefix}.layernorm_after"),
-        "mlp": {"fc1": dense(f"{prefix}.intermediate.dense"),
-                "fc2": dense(f"{prefix}.output.dense")},
+        f"{space_stage}_norm": state.norm(f"{prefix}.layernorm_before"),
+        space_stage: state.attention(f"{prefix}.attention.attention.qkv",
+                                     f"{prefix}.attention.output.dense",
+                                     heads),
+        "mlp_norm": state.norm(f"{prefix}.layernorm_after"),
+        "mlp": {"fc1": state.dense(f"{prefix}.intermediate.dense"),
+                "fc2": state.dense(f"{prefix}.output.dense")},
     }
     if pattern == "divided":
-      fc = dense(f"{prefix}.temporal_attention.output.dense")
-      time = attention(f"{prefix}.temporal_attention",
-                       dense(f"{prefix}.temporal_dense"))
+      fc = state.dense(f"{prefix}.temporal_attention.output.dense")
+      time = state.attention(f"{prefix}.temporal_attention.attention.qkv",
+                             f"{prefix}.temporal_dense", heads)
       time["fc"] = {"kernel": fc["kernel"].reshape((heads, width // heads) * 2),
                     "bias": fc["bias"].reshape(heads, -1)}
-      block["time_attention_norm"] = norm(f"{prefix}.temporal_layernorm")
+      block["time_attention_norm"] = state.norm(
+          f"{prefix}.temporal_layernorm")
       block["time_attention"] = time
     transformer[f"encoderblock_{i}"] = block
 
-  positions = take("embeddings.position_embeddings")[0]
+  positions = state.take("embeddings.position_embeddings")[0]
   posembed = {"pos_embedding": positions[1:].reshape(side, side, width),
               "cls_pos_embedding": positions[0]}
   if pattern != "space":
-    posembed["time_embedding"] = take("embeddings.time_embeddings")[0]
+    posembed["time_embedding"] = state.take("embeddings.time_embeddings")[0]
   params = {
       "patch_embed": {
-          "kernel": take("embeddings.patch_embeddings.projection.weight"
-                         ).transpose(2, 3, 1, 0)[None],
-          "bias": take("embeddings.patch_embeddings.projection.bias")},
-      "cls": take("embeddings.cls_token").reshape(-1),
+          "kernel": state.take("embeddings.patch_embeddings.projection.weight"
+                               ).transpose(2, 3, 1, 0)[None],
+          "bias": state.take("embeddings.patch_embeddings.projection.bias")},
+      "cls": state.take("embeddings.cls_token").reshape(-1),
       "posembed_input": posembed,
       "transformer": transformer,
-      "encoder_norm": norm("layernorm"),
+      "encoder_norm": state.norm("layernorm"),
   }
-  if "classifier.weight" in weights:
-    params["head"] = dense("classifier")
-  if weights:
-    raise ValueError(f"HF TimeSformer keys not converted: {sorted(weights)}")
+  if state.has("classifier.weight"):
+    params["head"] = state.dense("classifier")
+  state.check_consumed()
   return params
 
 

@@ -1,7 +1,7 @@
 """A PyTorch state dict consumed key by key into flax parameter layouts.
 
 Shared by the transformer converters (`swin3d_torchvision`,
-`mvit_torchvision`, `uniformer_official`): every key must be used exactly
+`mvit_torchvision`, `vivit_hf`, `timesformer_hf`): every key must be used exactly
 once, so a layout change on either side fails loudly instead of leaving a
 weight at its initial value.
 
@@ -11,7 +11,7 @@ qkv Linear -> three DenseGeneral [C, N, Dh] projections, as
 `vst.layers.attention.MultiHeadAttention` holds them.
 """
 
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, Optional
 
 import numpy as np
 
@@ -20,12 +20,16 @@ class StateDict:
   """A state dict as float32 numpy arrays; `take` removes what it returns."""
 
   def __init__(self, state_dict: Mapping[str, Any], source: str,
-               ignore: Iterable[str] = ()):
-    """`ignore`: key suffixes that are buffers, not weights, e.g. an index."""
+               ignore: Iterable[str] = (),
+               key_map: Optional[Callable[[str], str]] = None):
+    """`ignore`: key suffixes that are buffers, not weights, e.g. an index;
+    `key_map`: applied to every key first (prefixes, renamed layers)."""
     self.source = source
     self.weights = {}
     ignore = tuple(ignore) + ("num_batches_tracked",)
     for key, value in state_dict.items():
+      if key_map is not None:
+        key = key_map(key)
       if key.endswith(ignore):
         continue
       if hasattr(value, "detach"):  # A torch tensor.
@@ -73,10 +77,34 @@ class StateDict:
       part = np.split(weight, 3)[i].T  # [C_in, C_out]
       out[name] = {"kernel": part.reshape(width_in, num_heads, -1),
                    "bias": np.split(bias, 3)[i].reshape(num_heads, -1)}
-    layer = self.dense(proj)
-    out["out"] = {"kernel": layer["kernel"].reshape(
-        num_heads, -1, layer["kernel"].shape[1]), "bias": layer["bias"]}
+    out["out"] = self.attention_output(proj, num_heads)
     return out
+
+  def separate_attention(self, query: str, key: str, value: str, proj: str,
+                         num_heads: int) -> dict:
+    """`MultiHeadAttention` params from three q, k, v Linears and the
+    output Linear."""
+    out = {}
+    for name, prefix in (("query", query), ("key", key), ("value", value)):
+      layer = self.dense(prefix)
+      out[name] = {
+          "kernel": layer["kernel"].reshape(layer["kernel"].shape[0],
+                                            num_heads, -1),
+          "bias": layer["bias"].reshape(num_heads, -1)}
+    out["out"] = self.attention_output(proj, num_heads)
+    return out
+
+  def attention_output(self, proj: str, num_heads: int) -> dict:
+    """The output Linear [C_out, N·Dh] as a DenseGeneral [N, Dh, C_out]."""
+    layer = self.dense(proj)
+    return {"kernel": layer["kernel"].reshape(num_heads, -1,
+                                              layer["kernel"].shape[1]),
+            "bias": layer["bias"]}
+
+  def drop(self, prefix: str) -> None:
+    """Discards the keys under `prefix` (weights off the converted path)."""
+    for key in [k for k in self.weights if k.startswith(prefix)]:
+      del self.weights[key]
 
   def check_consumed(self) -> None:
     if self.weights:

@@ -26,11 +26,11 @@ Layouts that differ:
 import re
 from typing import Any, Mapping
 
-import numpy as np
-
 from vst import bench_references
 from vst.errors import ConfigError
 from vst.models import vivit
+from vst.models.convert import hf_config as hf
+from vst.models.convert import torch_state
 
 # Older transformers key names -> current ones, applied in order (the renames
 # transformers itself applies to ViT-style checkpoints on load).
@@ -42,22 +42,6 @@ _RENAMES = (
     (r"intermediate\.dense\.", "mlp.fc1."),
     (r"output\.dense\.", "mlp.fc2."),
 )
-
-# HF hidden_act -> our gelu_approximate.
-_GELU_APPROXIMATE = {
-    "gelu_fast": True,
-    "gelu_new": True,
-    "gelu_pytorch_tanh": True,
-    "gelu": False,
-}
-
-
-def _get(hf_config: Any, key: str):
-  """A field of a `VivitConfig` or of its dict (config.json)."""
-  if isinstance(hf_config, Mapping):
-    return hf_config[key]
-  return getattr(hf_config, key)
-
 
 def _pair(value) -> tuple[int, int]:
   return (value, value) if isinstance(value, int) else tuple(value)
@@ -79,18 +63,15 @@ def model_config_from_hf(hf_config: Any) -> dict[str, Any]:
   Raises:
     ConfigError: for an HF option our ViViT does not implement.
   """
-  act = _get(hf_config, "hidden_act")
-  if act not in _GELU_APPROXIMATE:
-    raise ConfigError(f"HF ViViT hidden_act={act!r} is not supported; "
-                      f"allowed: {', '.join(_GELU_APPROXIMATE)}")
-  if not _get(hf_config, "qkv_bias"):
+  gelu_approximate = hf.gelu_approximate(hf_config, "ViViT")
+  if not hf.field(hf_config, "qkv_bias"):
     raise ConfigError("HF ViViT qkv_bias=False is not supported")
   architecture = dict(
-      hidden_size=_get(hf_config, "hidden_size"),
-      num_layers=_get(hf_config, "num_hidden_layers"),
-      num_heads=_get(hf_config, "num_attention_heads"),
-      mlp_dim=_get(hf_config, "intermediate_size"),
-      tubelet_size=tuple(_get(hf_config, "tubelet_size")))
+      hidden_size=hf.field(hf_config, "hidden_size"),
+      num_layers=hf.field(hf_config, "num_hidden_layers"),
+      num_heads=hf.field(hf_config, "num_attention_heads"),
+      mlp_dim=hf.field(hf_config, "intermediate_size"),
+      tubelet_size=tuple(hf.field(hf_config, "tubelet_size")))
   variant = next((name for name, fields in vivit.VARIANTS.items()
                   if fields == architecture), "B/16x2")
   return dict(
@@ -99,30 +80,25 @@ def model_config_from_hf(hf_config: Any) -> dict[str, Any]:
       vivit_model="spatio_temporal",
       classifier="token",
       **architecture,
-      dropout_rate=float(_get(hf_config, "hidden_dropout_prob")),
-      layer_norm_eps=_get(hf_config, "layer_norm_eps"),
-      gelu_approximate=_GELU_APPROXIMATE[act],
+      dropout_rate=float(hf.field(hf_config, "hidden_dropout_prob")),
+      layer_norm_eps=hf.field(hf_config, "layer_norm_eps"),
+      gelu_approximate=gelu_approximate,
   )
 
 
 def _grid_shape(hf_config: Any) -> tuple[int, int, int]:
   """(T', H', W') of the token grid `hf_config`'s position table covers."""
-  t, p_h, p_w = _get(hf_config, "tubelet_size")
-  height, width = _pair(_get(hf_config, "image_size"))
-  return (_get(hf_config, "num_frames") // t, height // p_h, width // p_w)
+  t, p_h, p_w = hf.field(hf_config, "tubelet_size")
+  height, width = _pair(hf.field(hf_config, "image_size"))
+  return (hf.field(hf_config, "num_frames") // t, height // p_h, width // p_w)
 
 
-def _normalise_keys(state_dict: Mapping[str, Any]) -> dict[str, np.ndarray]:
-  """Current HF names without the `vivit.` prefix, values as float32 numpy."""
-  out = {}
-  for key, value in state_dict.items():
-    key = key.removeprefix("vivit.")
-    for pattern, replacement in _RENAMES:
-      key = re.sub(pattern, replacement, key)
-    if hasattr(value, "detach"):  # A torch tensor.
-      value = value.detach().cpu().float().numpy()
-    out[key] = np.asarray(value, np.float32)
-  return out
+def _current_key(key: str) -> str:
+  """An HF ViViT key in current transformers naming, without `vivit.`."""
+  key = key.removeprefix("vivit.")
+  for pattern, replacement in _RENAMES:
+    key = re.sub(pattern, replacement, key)
+  return key
 
 
 def params_from_hf_vivit(state_dict: Mapping[str, Any],
@@ -141,68 +117,43 @@ def params_from_hf_vivit(state_dict: Mapping[str, Any],
     ValueError: if a key is left over or missing, i.e. the checkpoint is not
       the ViViT that `hf_config` describes.
   """
-  weights = _normalise_keys(state_dict)
-  num_heads = _get(hf_config, "num_attention_heads")
-
-  def take(key: str) -> np.ndarray:
-    if key not in weights:
-      raise ValueError(f"HF ViViT state dict has no {key!r}")
-    return weights.pop(key)
-
-  def dense(prefix: str) -> dict[str, np.ndarray]:
-    return {"kernel": take(f"{prefix}.weight").T,
-            "bias": take(f"{prefix}.bias")}
-
-  def norm(prefix: str) -> dict[str, np.ndarray]:
-    return {"scale": take(f"{prefix}.weight"), "bias": take(f"{prefix}.bias")}
-
-  def attention(prefix: str) -> dict[str, Any]:
-    out = {}
-    for ours, theirs in (("query", "q"), ("key", "k"), ("value", "v")):
-      layer = dense(f"{prefix}.{theirs}_proj")
-      width = layer["kernel"].shape[0]
-      out[ours] = {
-          "kernel": layer["kernel"].reshape(width, num_heads, -1),
-          "bias": layer["bias"].reshape(num_heads, -1)}
-    layer = dense(f"{prefix}.o_proj")
-    out["out"] = {"kernel": layer["kernel"].reshape(num_heads, -1,
-                                                    layer["kernel"].shape[1]),
-                  "bias": layer["bias"]}
-    return out
+  state = torch_state.StateDict(state_dict, "HF ViViT", key_map=_current_key)
+  num_heads = hf.field(hf_config, "num_attention_heads")
 
   transformer = {}
-  for i in range(_get(hf_config, "num_hidden_layers")):
+  for i in range(hf.field(hf_config, "num_hidden_layers")):
     prefix = f"layers.{i}"
+    attention = f"{prefix}.attention"
     transformer[f"encoderblock_{i}"] = {
-        "attention_norm": norm(f"{prefix}.layernorm_before"),
-        "attention": attention(f"{prefix}.attention"),
-        "mlp_norm": norm(f"{prefix}.layernorm_after"),
-        "mlp": {"fc1": dense(f"{prefix}.mlp.fc1"),
-                "fc2": dense(f"{prefix}.mlp.fc2")},
+        "attention_norm": state.norm(f"{prefix}.layernorm_before"),
+        "attention": state.separate_attention(
+            f"{attention}.q_proj", f"{attention}.k_proj",
+            f"{attention}.v_proj", f"{attention}.o_proj", num_heads),
+        "mlp_norm": state.norm(f"{prefix}.layernorm_after"),
+        "mlp": {"fc1": state.dense(f"{prefix}.mlp.fc1"),
+                "fc2": state.dense(f"{prefix}.mlp.fc2")},
     }
-  transformer["encoder_norm"] = norm("layernorm")
+  transformer["encoder_norm"] = state.norm("layernorm")
 
-  positions = take("embeddings.position_embeddings")[0]
+  positions = state.take("embeddings.position_embeddings")[0]
   params = {
       "tubelet_embed": {
-          "kernel": take("embeddings.patch_embeddings.projection.weight"
-                         ).transpose(2, 3, 4, 1, 0),
-          "bias": take("embeddings.patch_embeddings.projection.bias")},
-      "cls": take("embeddings.cls_token").reshape(-1),
+          "kernel": state.take("embeddings.patch_embeddings.projection.weight"
+                               ).transpose(2, 3, 4, 1, 0),
+          "bias": state.take("embeddings.patch_embeddings.projection.bias")},
+      "cls": state.take("embeddings.cls_token").reshape(-1),
       "posembed_input": {
           "pos_embedding": positions[1:].reshape(
               _grid_shape(hf_config) + positions.shape[-1:]),
           "cls_pos_embedding": positions[0]},
       "transformer": transformer,
   }
-  if "classifier.weight" in weights:
-    params["head"] = dense("classifier")
+  if state.has("classifier.weight"):
+    params["head"] = state.dense("classifier")
   # VivitModel's pooler (dense + tanh on the CLS token) is not part of
   # the classifier's path.
-  for key in [k for k in weights if k.startswith("pooler.")]:
-    weights.pop(key)
-  if weights:
-    raise ValueError(f"HF ViViT keys not converted: {sorted(weights)}")
+  state.drop("pooler.")
+  state.check_consumed()
   return params
 
 

@@ -222,8 +222,11 @@ def main(argv=()):
             or (SMOKE_CURVE_FRAMES if args.smoke else CURVE_FRAMES))
   batch_size = rows[0]["batch_size"]
   budget = args.budget_gib * common.GIB
-  curve = cost_curve(arms, frames, smoke=args.smoke, scale=args.scale,
-                     batch_size=batch_size, budget_bytes=budget)
+  if args.replot:
+    curve = common.saved_results(out)["cost_curve"]
+  else:
+    curve = cost_curve(arms, frames, smoke=args.smoke, scale=args.scale,
+                       batch_size=batch_size, budget_bytes=budget)
   common.write_table(
       curve, CURVE_COLUMNS, out / "cost_vs_frames",
       title="Cost as T grows at fixed resolution",
@@ -245,8 +248,9 @@ def main(argv=()):
                      hline=budget / common.MIB,
                      hline_label=f"budget {args.budget_gib:g} GiB",
                      marked=oom_points)
-  common.write_json({"args": vars(args), "results": rows, "cost_curve": curve},
-                    out / "results.json")
+  if not args.replot:
+    common.write_json({"args": vars(args), "results": rows,
+                       "cost_curve": curve}, out / "results.json")
   print(f"wrote {out}")
   return 0
 

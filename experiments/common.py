@@ -104,6 +104,9 @@ def argument_parser(study: str, description: str) -> argparse.ArgumentParser:
   p.add_argument("--runs", default="",
                  help=f"root of the run workdirs (default workdirs/experiments/"
                  f"{study}[_smoke|_paper])")
+  p.add_argument("--replot", action="store_true",
+                 help="rewrite the tables and plots from the results folder's "
+                 "results.json, running and compiling nothing")
   return p
 
 
@@ -459,11 +462,14 @@ def plot_scatter(rows: Sequence[dict], x: str, y: str, path: pathlib.Path, *,
   `yerr`, a dashed chance line if given."""
   plt = _pyplot()
   fig, ax = plt.subplots(figsize=(7, 5))
-  for row in rows:
+  for i, row in enumerate(rows):
     err = row.get(yerr) if yerr else None
-    ax.errorbar(row[x], row[y], yerr=err, fmt="o", capsize=3)
+    ax.errorbar(row[x], row[y], yerr=err, fmt="osd^v"[i // 10 % 5],
+                capsize=3)
+    # Labels alternate above and below their points, so that two arms at
+    # (nearly) the same point stay readable.
     ax.annotate(row["arm"], (row[x], row[y]), textcoords="offset points",
-                xytext=(4, 4), fontsize=8)
+                xytext=(4, 4 if i % 2 == 0 else -11), fontsize=8)
   if chance is not None:
     ax.axhline(chance, ls="--", color="grey", lw=1, label="chance")
     ax.legend(loc="best")
@@ -514,10 +520,12 @@ def plot_curves(series: Mapping[str, Sequence[tuple[float, float]]],
   x) as dashed step lines that add no x ticks."""
   plt = _pyplot()
   fig, ax = plt.subplots(figsize=(7, 5))
-  for name, points in series.items():
+  # Past the colour cycle's 10 colours, lines differ by style and marker.
+  for i, (name, points) in enumerate(series.items()):
     if points:
       xs, ys = zip(*points)
-      ax.plot(xs, ys, marker="o", label=name)
+      ax.plot(xs, ys, marker="osd^v"[i // 10 % 5],
+              ls=("-", "--", ":")[i // 10 % 3], label=name)
   for name, points in (steps or {}).items():
     if points:
       xs, ys = zip(*points)
@@ -570,12 +578,26 @@ def script_dir() -> pathlib.Path:
   return pathlib.Path(__file__).resolve().parent
 
 
+def saved_results(out: pathlib.Path) -> dict:
+  """The results.json a finished run of the study wrote in `out`."""
+  path = out / "results.json"
+  if not path.exists():
+    raise SystemExit(f"error: --replot: no {path}; run the study first")
+  with open(path) as f:
+    return json.load(f)
+
+
 def run_arms(args, study: str, arms: Sequence[Arm],
              smoke_arms: Sequence[str]):
   """(out dir, runs dir, the arms run, one measured row per arm) of a
   study's command line: the arms --arms (or smoke mode) selects, each
-  trained for every seed and measured (`measure_arm`)."""
+  trained for every seed and measured (`measure_arm`); with --replot, the
+  rows of the last results.json."""
   out, runs = output_dirs(args, study)
+  if args.replot:
+    rows = saved_results(out)["results"]
+    by_name = {a.name: a for a in arms}
+    return out, runs, [by_name[r["arm"]] for r in rows], rows
   arms = select_arms(arms, args.arms, smoke_arms if args.smoke else ())
   seeds = seeds_of(args)
   rows = [measure_arm(arm, seeds=seeds, steps=args.steps, runs_root=runs,

@@ -223,8 +223,9 @@ def main(argv=()):
                       out / "accuracy_vs_gflops.png", yerr="accuracy_spread",
                       xlabel="GMACs per clip", ylabel="test top-1",
                       title="Accuracy vs cost", chance=CHANCE, logx=True)
-  common.write_json({"args": vars(args), "results": rows,
-                     "lessons": lesson_rows}, out / "results.json")
+  if not args.replot:
+    common.write_json({"args": vars(args), "results": rows,
+                       "lessons": lesson_rows}, out / "results.json")
   print(f"wrote {out}")
   return 0
 

@@ -185,8 +185,9 @@ def main(argv=()):
                      xlabel="frames T",
                      ylabel=f"train-step MiB at batch {rows[0]['batch_size']}",
                      title="Train-step memory vs T")
-  common.write_json({"args": vars(args), "results": rows},
-                    out / "results.json")
+  if not args.replot:
+    common.write_json({"args": vars(args), "results": rows},
+                      out / "results.json")
   print(f"wrote {out}")
   return 0
 

@@ -100,6 +100,12 @@ def test_attention_factorisation_smoke(tmp_path):
   assert study.main(_smoke_args(tmp_path)) == 0
   assert summary.stat().st_mtime_ns == stamp
   assert _csv(out / "results.csv") == rows
+  # --replot redraws everything from results.json alone.
+  (out / "memory_vs_frames.png").unlink()
+  assert study.main(_smoke_args(tmp_path) + ["--replot"]) == 0
+  assert _csv(out / "results.csv") == rows
+  assert _csv(out / "cost_vs_frames.csv") == curve
+  _assert_png(out / "memory_vs_frames.png")
 
 
 def test_fusion_in_time_smoke(tmp_path):

@@ -13,7 +13,11 @@ def get_config():
   c.model.head_init = "lecun_normal"
   c.model.head_dropout_rate = 0.0
   # Like ViViT, a transformer without a conv's locality prior needs more
-  # than the shared 600 steps.
+  # than the shared 600 steps. Measured 2026-11-30 (quiet 2-core machine,
+  # 5 min 42 s): test top-1 12.5% at step 500, 33.4% at 1000, 47.7% at 2000;
+  # 90% not reached. Its 1×8×8 patches see one frame each, so motion must
+  # come from the shifted channels of the mixing attention (ViViT's 2×8×8
+  # tubelets see two frames: 92.6% in 3000 steps).
   c.train.num_steps = 2000
   c.train.eval_every_steps = 500
   c.checkpoint.every_steps = 500

@@ -48,9 +48,7 @@ def check_config(config) -> None:
   builder = data_registry.get_dataset(dataset.name)
   builder.validate(dataset)
   model = model_registry.build_model(config.model, dataset.num_classes)
-  spec = builder.input_spec(dataset)
-  if isinstance(spec, tuple):
-    model_registry.check_input_shape(model, spec)
+  model_registry.check_input_shape(model, builder.input_spec(dataset))
   optim.make_optimizer(train)
 
   _check_init_from(config)

@@ -63,3 +63,23 @@ def test_every_model_sows_its_representation_as_pre_logits(model):
 
   (pre_logits,) = jax.eval_shape(sown, inputs)
   assert pre_logits.ndim == 2 and pre_logits.shape[0] == 2
+
+
+@pytest.mark.parametrize("name,modalities,message", [
+    # A one-array model on a multi-modal dataset is told what to change.
+    ("vivit", ("rgb", "flow"), "ViViT takes one clip array"),
+    # A multi-stream model names the modality it lacks.
+    ("two_stream", ("rgb",), "dataset.modalities lacks flow"),
+    ("tsn", ("rgb",), "dataset.modalities lacks flow"),
+])
+def test_start_up_checks_dict_inputs_against_the_model(name, modalities,
+                                                        message):
+  from vst import validate  # pylint: disable=g-import-not-at-top
+  streams = synthetic_config_of("two_stream").dataset  # A dataset that works.
+  config = synthetic_config_of(name)
+  config.dataset = streams.copy_and_resolve_references()
+  config.dataset.modalities = modalities
+  with pytest.raises(ConfigError, match=message):
+    validate.check_config(config)
+  if name != "vivit":
+    validate.check_config(synthetic_config_of(name))  # Its own: accepted.

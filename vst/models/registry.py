@@ -132,12 +132,31 @@ def build_model(model_config: Mapping[str, Any], num_classes: int) -> nn.Module:
 
 
 def check_input_shape(model: nn.Module, shape) -> None:
-  """Raises ConfigError if `model` cannot take clips of `shape` = (T, H, W, C).
+  """Raises ConfigError if `model` cannot take inputs of `shape`.
 
-  A model that constrains its input (a tubelet must divide the frames, a window
-  the grid) defines `validate_input(shape)` raising ConfigError that names the
-  dataset field to change.
+  `shape` is one example's (T, H, W, C), or {modality: (T, H, W, C)} for a
+  multi-modal dataset. A model that constrains its input (a tubelet must
+  divide the frames, a window the grid, a stream needs its modality) defines
+  `validate_input(shape)` raising ConfigError that names the dataset field
+  to change; a model that reads one clip array is told so when the dataset
+  gives a dict.
   """
   validate = getattr(model, "validate_input", None)
-  if validate is not None:
+  if validate is None:
+    return
+  if not isinstance(shape, Mapping):
     validate(tuple(shape))
+    return
+  shape = {name: tuple(s) for name, s in shape.items()}
+  try:
+    validate(shape)
+  except ConfigError:
+    raise
+  except (TypeError, ValueError, KeyError, AttributeError) as e:
+    # A model written for one clip array fails on a dict before it can say
+    # anything useful; the dataset's modalities are the thing to change.
+    raise ConfigError(
+        f"{type(model).__name__} takes one clip array (T, H, W, C), but the "
+        f"dataset gives a dict of modalities {sorted(shape)}; use a dataset "
+        "that yields clip arrays (synthetic_motion, or a video dataset with "
+        "one dataset.modalities entry)") from e

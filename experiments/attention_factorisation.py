@@ -248,10 +248,7 @@ def main(argv=()):
                      hline=budget / common.MIB,
                      hline_label=f"budget {args.budget_gib:g} GiB",
                      marked=oom_points)
-  if not args.replot:
-    common.write_json({"args": vars(args), "results": rows,
-                       "cost_curve": curve}, out / "results.json")
-  print(f"wrote {out}")
+  common.save_results(args, out, results=rows, cost_curve=curve)
   return 0
 
 

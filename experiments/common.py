@@ -553,6 +553,14 @@ def plot_curves(series: Mapping[str, Sequence[tuple[float, float]]],
   return path
 
 
+def save_results(args, out: pathlib.Path, **results) -> None:
+  """Writes `out/results.json` ({"args": ..., **results}) after a study ran;
+  with --replot it was the input and stays as it is."""
+  if not args.replot:
+    write_json({"args": vars(args), **results}, out / "results.json")
+  print(f"wrote {out}")
+
+
 def write_json(obj, path: pathlib.Path) -> pathlib.Path:
   with open(path, "w") as f:
     json.dump(obj, f, indent=2, default=float)

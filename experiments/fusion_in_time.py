@@ -232,10 +232,7 @@ def main(argv=()):
                       out / "accuracy_vs_gflops.png", yerr="accuracy_spread",
                       xlabel="GMACs per clip", ylabel="test top-1",
                       title="Accuracy vs cost", chance=CHANCE, logx=True)
-  if not args.replot:
-    common.write_json({"args": vars(args), "results": rows,
-                       "lessons": lesson_rows}, out / "results.json")
-  print(f"wrote {out}")
+  common.save_results(args, out, results=rows, lessons=lesson_rows)
   return 0
 
 

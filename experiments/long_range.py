@@ -40,6 +40,7 @@
 # ```
 
 # %%
+import math
 import sys
 
 # The study's folder is on sys.path when it runs as a script or a notebook.
@@ -55,6 +56,7 @@ DESCRIPTION = ("Long-range temporal modelling on synthetic_event_order: "
 
 # %%
 NUM_EVENTS = 3
+NUM_CLASSES = math.factorial(NUM_EVENTS)  # One class per order.
 VIDEO_FRAMES = 64
 FRAMES = (8, 16, 32, 64)
 # Smoke mode: two clip lengths of an 8-frame video.
@@ -77,14 +79,9 @@ MODELS = {
 
 def dataset_overrides(video_frames: int) -> dict:
   return {"dataset.name": "synthetic_event_order",
-          "dataset.num_classes": _num_classes(),
+          "dataset.num_classes": NUM_CLASSES,
           "dataset.num_events": NUM_EVENTS,
           "dataset.video_frames": video_frames}
-
-
-def _num_classes() -> int:
-  import math  # pylint: disable=g-import-not-at-top
-  return math.factorial(NUM_EVENTS)
 
 
 def make_arms(frames, video_frames):
@@ -109,7 +106,7 @@ def ceiling(num_frames: int, video_frames: int) -> float:
   import ml_collections  # pylint: disable=g-import-not-at-top
   from vst.data import synthetic_event_order  # pylint: disable=g-import-not-at-top
   spec = synthetic_event_order.make_spec(ml_collections.ConfigDict(dict(
-      num_frames=num_frames, crop_size=32, num_classes=_num_classes(),
+      num_frames=num_frames, crop_size=32, num_classes=NUM_CLASSES,
       num_events=NUM_EVENTS, video_frames=video_frames)))
   return synthetic_event_order.accuracy_ceiling(spec)
 
@@ -146,9 +143,9 @@ def main(argv=()):
     row["ceiling"] = ceiling(arm.num_frames, video_frames)
   notes = [
       f"task: synthetic_event_order, {NUM_EVENTS} motions in one of "
-      f"{_num_classes()} orders over a {video_frames}-frame video; the model "
+      f"{NUM_CLASSES} orders over a {video_frames}-frame video; the model "
       "sees its first `frames` frames (chance "
-      f"{1 / _num_classes():.3f})",
+      f"{1 / NUM_CLASSES:.3f})",
       "ceiling: the best accuracy the visible frames allow, 1/(hidden "
       "phases)! (vst.data.synthetic_event_order.accuracy_ceiling)",
       "accuracy: test top-1, mean over seeds; accuracy_spread = (max − "
@@ -174,7 +171,7 @@ def main(argv=()):
   common.plot_curves(series("accuracy"), out / "accuracy_vs_frames.png",
                      xlabel="frames T seen (of the video)",
                      ylabel="test top-1", logy=False,
-                     hline=1 / _num_classes(), hline_label="chance",
+                     hline=1 / NUM_CLASSES, hline_label="chance",
                      steps={"ceiling": [(t, ceiling(t, video_frames))
                                         for t in shown]},
                      title="Accuracy vs clip length (synthetic_event_order)")
@@ -185,10 +182,7 @@ def main(argv=()):
                      xlabel="frames T",
                      ylabel=f"train-step MiB at batch {rows[0]['batch_size']}",
                      title="Train-step memory vs T")
-  if not args.replot:
-    common.write_json({"args": vars(args), "results": rows},
-                      out / "results.json")
-  print(f"wrote {out}")
+  common.save_results(args, out, results=rows)
   return 0
 
 

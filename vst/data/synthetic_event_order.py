@@ -24,7 +24,6 @@ video_frames (num_frames; at least num_frames and 2 frames per phase);
 num_classes must be num_events!.
 """
 
-import dataclasses
 import math
 
 from vst.data import registry
@@ -82,15 +81,6 @@ def accuracy_ceiling(spec: motion.Spec) -> float:
   the v visible phases) = 1 / (K - v)!."""
   hidden = spec.num_events - visible_events(spec)
   return 1.0 / math.factorial(max(hidden, 0))
-
-
-def with_clip_frames(spec: motion.Spec, num_frames: int) -> motion.Spec:
-  """`spec` showing the first `num_frames` frames of the same videos."""
-  if not 2 <= num_frames <= spec.video_frames:
-    raise ConfigError(f"num_frames={num_frames} is not valid for {NAME} with "
-                      f"video_frames={spec.video_frames}; allowed: "
-                      f"2..{spec.video_frames}")
-  return dataclasses.replace(spec, num_frames=num_frames)
 
 
 registry.register(NAME, motion.make_builder(make_spec, class_names))

@@ -1,16 +1,27 @@
-"""LRCN (variant "tiny") on `synthetic_motion`: the shared CPU recipe.
+"""LRCN (variant "tiny") on `synthetic_motion_streams`: RGB and flow LSTMs.
 
   python -m vst.main --config=configs/lrcn_synthetic.py --workdir=workdirs/lrcn
+  ... --config.model.streams='("rgb",)' --config.model.fusion_weights='(1.0,)'
 
-The tiny AlexNet-like tower of `single_frame` (which stays at chance here)
-feeds a 64-unit LSTM. Measured with this recipe (600 steps): test accuracy
-0.139, train loss 2.08 = ln 8 throughout, so like the single-frame model it
-stays at chance: the tower's three 2×2 pools leave a 4×4 map whose fc
-features barely change between frames, and the LSTM sees only those.
+The paper's two-stream LRCN at tiny size: the 16-frame synthetic_motion
+video is cut into 8 segments, each giving an RGB frame and one DIS optical
+flow (vst.data's OpenCV routine, on the fly); each stream's tiny AlexNet-like
+tower feeds a 64-unit LSTM, and the streams' averaged probabilities are
+fused 1:2 (the paper weights flow above RGB). Measured (600 AdamW steps of
+32, 2 CPU cores, 2026-11-30): test top-1 0.889, 58 train clips/s.
+
+RGB alone stays at chance (0.139, train loss ln 8 throughout): every frame
+of synthetic_motion looks the same whatever the class, and the tower's
+pooled fc features keep too little of where the objects are for the LSTM to
+see them move. The flow stream sees the motion in each step's input.
 """
 
-from vst.config_base import synthetic_config
+from vst.config_base import synthetic_config, synthetic_streams
 
 
 def get_config():
-  return synthetic_config("lrcn", "tiny")
+  c = synthetic_streams(synthetic_config("lrcn", "tiny"), num_segments=8,
+                        new_length=1, num_frames=16)
+  c.model.streams = ("rgb", "flow")
+  c.model.fusion_weights = (1.0, 2.0)
+  return c

@@ -13,18 +13,12 @@ modalities with, e.g.,
   ... --config.model.modalities=rgb --config.dataset.modalities=rgb
 """
 
-from vst.config_base import synthetic_config
+from vst.config_base import synthetic_config, synthetic_streams
 
 
 def get_config():
-  c = synthetic_config("tsn", "tiny")
-  c.dataset.name = "synthetic_motion_streams"
-  c.dataset.modalities = ("rgb", "flow")
-  c.dataset.num_segments = 2
-  c.dataset.new_length = 3
-  c.dataset.flow_method = "auto"
-  # synthetic_motion moves objects crop_size / 16 = 2 px per frame.
-  c.dataset.flow_bound = 4.0
+  c = synthetic_streams(synthetic_config("tsn", "tiny"), num_segments=2,
+                        new_length=3)
   c.model.modalities = ("rgb", "flow")
   c.model.new_length = 3
   return c

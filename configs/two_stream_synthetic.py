@@ -13,17 +13,11 @@ lecture's comparison:
   ... --config.model.fusion=conv --config.model.fusion_layer=conv3
 """
 
-from vst.config_base import synthetic_config
+from vst.config_base import synthetic_config, synthetic_streams
 
 
 def get_config():
-  c = synthetic_config("two_stream", "tiny")
-  c.dataset.name = "synthetic_motion_streams"
-  c.dataset.modalities = ("rgb", "flow")
-  c.dataset.num_segments = 2
-  c.dataset.new_length = 3
-  c.dataset.flow_method = "auto"
-  # synthetic_motion moves objects crop_size / 16 = 2 px per frame.
-  c.dataset.flow_bound = 4.0
+  c = synthetic_streams(synthetic_config("two_stream", "tiny"),
+                        num_segments=2, new_length=3)
   c.model.new_length = 3
   return c

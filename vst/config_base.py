@@ -101,3 +101,22 @@ def synthetic_config(model_name: str, variant: str) -> ml_collections.ConfigDict
   c.eval.batch_size = 64
   c.checkpoint.every_steps = 200
   return c
+
+
+def synthetic_streams(c: ml_collections.ConfigDict, *, num_segments: int,
+                      new_length: int, modalities=("rgb", "flow"),
+                      num_frames: int | None = None
+                      ) -> ml_collections.ConfigDict:
+  """Switches a synthetic config to `synthetic_motion_streams`: K segments of
+  the same videos, each an RGB frame and/or L optical flows made on the fly
+  (vst.data's OpenCV routine)."""
+  c.dataset.name = "synthetic_motion_streams"
+  if num_frames is not None:
+    c.dataset.num_frames = num_frames
+  c.dataset.modalities = tuple(modalities)
+  c.dataset.num_segments = num_segments
+  c.dataset.new_length = new_length
+  c.dataset.flow_method = "auto"
+  # synthetic_motion moves objects crop_size / 16 = 2 px per frame.
+  c.dataset.flow_bound = 4.0
+  return c

@@ -83,3 +83,22 @@ def test_start_up_checks_dict_inputs_against_the_model(name, modalities,
     validate.check_config(config)
   if name != "vivit":
     validate.check_config(synthetic_config_of(name))  # Its own: accepted.
+
+
+@pytest.mark.parametrize("name", ["lrcn", "snippets_lstm", "lattice_lstm"])
+def test_start_up_accepts_the_streams_a_recurrent_model_reads(name):
+  """The CNN+RNN models read a dict of streams: one the dataset gives passes,
+  one it lacks is named."""
+  from vst import validate  # pylint: disable=g-import-not-at-top
+  config = synthetic_config_of(name)
+  config.dataset = synthetic_config_of(
+      "two_stream").dataset.copy_and_resolve_references()
+  config.dataset.num_frames = 16
+  config.dataset.num_segments = 8
+  config.dataset.new_length = 1
+  config.model.streams = ("rgb", "flow")
+  config.model.fusion_weights = (1.0, 2.0)
+  validate.check_config(config)
+  config.dataset.modalities = ("rgb",)
+  with pytest.raises(ConfigError, match=r"needs input modalities \['flow'\]"):
+    validate.check_config(config)

@@ -28,6 +28,7 @@ import jax
 import jax.numpy as jnp
 
 from vst.errors import check_choice
+from vst.layers import loop_conv
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,17 +123,22 @@ class ConvTrunk(nn.Module):
   Attributes:
     layers: the ConvLayers to apply, in order; C is whatever the input has.
     dtype: compute dtype; parameters stay float32.
+    in_scan: the trunk is trained inside `nn.scan` (a recurrent step), so
+      its kernel gradients use `loop_conv` (XLA:CPU's are ~25× slow there).
   """
   layers: Sequence[ConvLayer]
   dtype: str = "float32"
+  in_scan: bool = False
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
+    conv = loop_conv.conv_general_dilated if self.in_scan else None
     for i, layer in enumerate(self.layers):
       x = nn.Conv(layer.features, (layer.kernel, layer.kernel),
                   strides=layer.stride, padding=layer.padding,
                   kernel_init=nn.initializers.he_normal(),
-                  dtype=jnp.dtype(self.dtype), name=f"conv{i + 1}")(x)
+                  dtype=jnp.dtype(self.dtype), conv_general_dilated=conv,
+                  name=f"conv{i + 1}")(x)
       x = nn.relu(x)
       if layer.lrn:
         x = local_response_norm(x)

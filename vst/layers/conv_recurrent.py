@@ -27,11 +27,16 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from vst.layers import loop_conv
+
 
 def _conv(features: int, kernel: Sequence[int], dtype, name: str,
           use_bias: bool = True) -> nn.Conv:
+  # The cells run inside `nn.scan`, where XLA:CPU's kernel-gradient
+  # convolution is ~25× slow; `loop_conv` computes it as matmuls.
   return nn.Conv(features, tuple(kernel), padding="SAME", use_bias=use_bias,
-                 dtype=jnp.dtype(dtype), name=name)
+                 dtype=jnp.dtype(dtype), name=name,
+                 conv_general_dilated=loop_conv.conv_general_dilated)
 
 
 class ConvLSTMCell(nn.Module):
@@ -166,10 +171,8 @@ class LatticeLSTMCell(nn.Module):
     hd = h.astype(dtype)
     from_x = _conv(4 * n, self.kernel_size, self.dtype, "input")(x)
     from_m = _conv(2 * n, self.kernel_size, self.dtype, "gate_modality")(m)
-    lattice = nn.ConvLocal(3 * n, tuple(self.kernel_size), padding="SAME",
-                           use_bias=False, dtype=dtype,
-                           kernel_init=nn.initializers.lecun_normal(),
-                           name="lattice")(hd)
+    lattice = loop_conv.LocalConv(3 * n, tuple(self.kernel_size),
+                                  dtype=self.dtype, name="lattice")(hd)
     output_gate = _conv(n, self.kernel_size, self.dtype, "output_recurrent",
                         use_bias=False)(hd)
     xi, xf, xo, xc = jnp.split(from_x.astype(jnp.float32), 4, axis=-1)

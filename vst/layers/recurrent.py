@@ -16,7 +16,7 @@ is accumulated in the carry rather than stacked, so inference memory stays
 flat in T unless the caller asks for the per-step outputs.
 """
 
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import flax.linen as nn
 import jax
@@ -249,20 +249,35 @@ def check_streams(field: str, streams: Sequence[str], weights: Sequence[float],
                       f"positive weight per stream of model.{field}")
 
 
+def _with_streams(inputs, streams: Sequence[str]) -> Mapping:
+  """`inputs` as a dict of modalities (a non-dict is "rgb"), checked to hold
+  every stream of `streams`."""
+  if not isinstance(inputs, Mapping):
+    inputs = {"rgb": inputs}
+  missing = [s for s in streams if s not in inputs]
+  if missing:
+    raise ConfigError(
+        f"model.streams needs input modalities {missing} that the dataset "
+        f"does not provide (it gives {sorted(inputs)}); set "
+        "dataset.modalities or model.streams")
+  return inputs
+
+
 def split_inputs(inputs, streams: Sequence[str]) -> tuple[dict, jax.Array | None]:
   """({stream: [B, T, H, W, C]}, lengths or None) of a model's inputs.
 
   A bare array is the "rgb" stream of full-length clips; a dict holds one
   array per modality and optionally "lengths" (int[B], valid frames).
   """
-  if not isinstance(inputs, dict):
-    inputs = {"rgb": inputs}
-  missing = [s for s in streams if s not in inputs]
-  if missing:
-    raise ConfigError(
-        f"model.streams needs input modalities {missing} that the dataset "
-        f"does not provide (it gives {sorted(inputs)})")
+  inputs = _with_streams(inputs, streams)
   return {s: inputs[s] for s in streams}, inputs.get("lengths")
+
+
+def stream_shapes(shape, streams: Sequence[str]) -> dict:
+  """{stream: (T, H, W, C)} of a dataset's example shape, as `split_inputs`
+  splits the inputs: one clip's (T, H, W, C) is the "rgb" stream."""
+  shape = _with_streams(shape, streams)
+  return {s: tuple(shape[s]) for s in streams}
 
 
 def late_fusion_logits(stream_probs: Sequence[jax.Array],

@@ -93,7 +93,7 @@ class ConvLSTMClassifier(nn.Module):
 
   def validate_input(self, shape) -> None:
     self._check()
-    _, height, width, _ = shape
+    _, height, width, _ = recurrent.stream_shapes(shape, ("rgb",))["rgb"]
     if height % self.patch_size or width % self.patch_size:
       raise ConfigError(
           f"dataset.crop_size: {height}×{width} frames do not split into "

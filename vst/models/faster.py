@@ -179,7 +179,7 @@ class FASTER(nn.Module):
 
   def validate_input(self, shape) -> None:
     self._specs()
-    self.clip_plan(shape[0])
+    self.clip_plan(recurrent.stream_shapes(shape, ("rgb",))["rgb"][0])
 
   def _clip_features(self, backbone, spec, x, idx, train, stride=1):
     """Backbone maps of clips `idx` of x [B, N, L, H, W, C]."""

@@ -53,7 +53,7 @@ class _LatticeStep(nn.Module):
 
   def setup(self):
     self.trunks = {s: alexnet_tower.ConvTrunk(self.spec.convs, self.dtype,
-                                              name=f"{s}_trunk")
+                                              in_scan=True, name=f"{s}_trunk")
                    for s in self.streams}
     self.cells = {s: conv_recurrent.LatticeLSTMCell(
         self.features, tuple(self.kernel_size), self.dtype,
@@ -106,7 +106,9 @@ class LatticeLSTM(nn.Module):
     return lrcn.tower_spec(self.tower, 0)
 
   def validate_input(self, shape) -> None:
-    lrcn.check_frame_size("lattice_lstm", self._check(), self.tower, shape)
+    spec = self._check()
+    for stream_shape in recurrent.stream_shapes(shape, self.streams).values():
+      lrcn.check_frame_size("lattice_lstm", spec, self.tower, stream_shape)
 
   @nn.compact
   def __call__(self, inputs, *, train: bool) -> jax.Array:

@@ -210,8 +210,9 @@ class LRCN(nn.Module):
   def validate_input(self, shape) -> None:
     recurrent.check_streams("streams", self.streams, self.fusion_weights)
     recurrent.check_positive("model.lstm_features", self.lstm_features)
-    check_frame_size("lrcn", tower_spec(self.tower, self.fc_layers),
-                     self.tower, shape)
+    spec = tower_spec(self.tower, self.fc_layers)
+    for stream_shape in recurrent.stream_shapes(shape, self.streams).values():
+      check_frame_size("lrcn", spec, self.tower, stream_shape)
 
   @nn.compact
   def __call__(self, inputs, *, train: bool) -> jax.Array:

@@ -168,10 +168,11 @@ class BeyondShortSnippets(nn.Module):
 
   def validate_input(self, shape) -> None:
     spec = self._check()
-    lrcn.check_frame_size("snippets_lstm", spec, self.tower, shape)
-    if self.aggregation in ("slow_pooling", "local_pooling", "time_conv"):
-      temporal_pooling.check_windows(shape[0], self.pool_window,
-                                     self.pool_stride)
+    for stream_shape in recurrent.stream_shapes(shape, self.streams).values():
+      lrcn.check_frame_size("snippets_lstm", spec, self.tower, stream_shape)
+      if self.aggregation in ("slow_pooling", "local_pooling", "time_conv"):
+        temporal_pooling.check_windows(stream_shape[0], self.pool_window,
+                                       self.pool_stride)
 
   @nn.compact
   def __call__(self, inputs, *, train: bool) -> jax.Array:

@@ -1,15 +1,28 @@
-"""Lattice-LSTM (variant "tiny", RGB only) on `synthetic_motion`.
+"""Lattice-LSTM (variant "tiny") on `synthetic_motion_streams`: RGB + flow.
 
   python -m vst.main --config=configs/lattice_lstm_synthetic.py \
       --workdir=workdirs/lattice_lstm
 
-`synthetic_motion` has no flow stream, so the lattice cell's gates are
-driven by the RGB maps themselves; the two-stream model is
---config.model.streams='("rgb","flow")' on a dataset that provides flow.
+The paper's two-stream L²STM at tiny size: the 16-frame synthetic_motion
+video cut into 8 segments, each giving an RGB frame and one DIS optical
+flow (vst.data's OpenCV routine, on the fly); each stream's conv trunk
+feeds its lattice cell, whose input and forget gates also read the other
+stream, and the streams' averaged probabilities are fused 1:1.
+
+Measured (600 AdamW steps of 32, 2 CPU cores shared with other jobs,
+2026-11-30): test top-1 0.881, 20 train clips/s.
+
+RGB alone (--config.dataset.name=synthetic_motion --config.dataset.num_frames=8
+--config.model.streams='("rgb",)' --config.model.fusion_weights='(1.0,)')
+stays at chance: 0.121 after 600 steps.
 """
 
-from vst.config_base import synthetic_config
+from vst.config_base import synthetic_config, synthetic_streams
 
 
 def get_config():
-  return synthetic_config("lattice_lstm", "tiny")
+  c = synthetic_streams(synthetic_config("lattice_lstm", "tiny"),
+                        num_segments=8, new_length=1, num_frames=16)
+  c.model.streams = ("rgb", "flow")
+  c.model.fusion_weights = (1.0, 1.0)
+  return c

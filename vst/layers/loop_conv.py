@@ -3,7 +3,7 @@
 XLA:CPU runs the kernel-gradient convolution of a convolution that sits in
 a while loop (the body of `nn.scan` / `lax.scan`) 25–55× slower than the
 same convolution outside one: a ConvLSTM train step of 8 frames took 5.1 s
-against 0.05 s unrolled (`python -m vst.bench.loop_conv` measures it). The
+against 0.05 s unrolled (`python -m vst.tools.bench_loop_conv` measures it). The
 forward convolution and the input gradient are not affected.
 
 `conv_general_dilated` here has `lax.conv_general_dilated`'s signature (so
@@ -71,15 +71,10 @@ def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,
     _, input_vjp = jax.vjp(lambda x_: native(x_, w), x)
     (dx,) = input_vjp(dy)
     x_pad = jnp.pad(x, [(0, 0)] + pads + [(0, 0)])
-    out_sizes = dy.shape[1:-1]
-    dw = []
-    for offset in itertools.product(*(range(k) for k in w.shape[:-2])):
-      window = tuple(slice(o, o + s * (n - 1) + 1, s)
-                     for o, s, n in zip(offset, strides, out_sizes))
-      taps = x_pad[(slice(None),) + window]
-      dw.append(jnp.dot(taps.reshape(-1, taps.shape[-1]).T,
-                        dy.reshape(-1, dy.shape[-1]), precision=precision,
-                        preferred_element_type=jnp.float32))
+    dy_rows = dy.reshape(-1, dy.shape[-1])
+    dw = [jnp.dot(taps.reshape(-1, taps.shape[-1]).T, dy_rows,
+                  precision=precision, preferred_element_type=jnp.float32)
+          for taps in _shifted(x_pad, w.shape[:-2], strides, dy.shape[1:-1])]
     dw = jnp.stack(dw).reshape(w.shape).astype(w.dtype)
     return dx, dw
 
@@ -87,19 +82,22 @@ def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,
   return conv(lhs, rhs)
 
 
-def _taps(x, kernel_size, strides=None):
-  """[B, *S, C] -> [B, *S', C, K]: each output position's padded ("SAME")
-  neighbourhood, K = Π kernel_size in row-major offset order."""
-  strides = strides or (1,) * len(kernel_size)
-  pads = lax.padtype_to_pads(x.shape[1:-1], kernel_size, strides, "SAME")
+def _shifted(x_pad, kernel_size, strides, out_sizes) -> list:
+  """For each kernel offset k (row-major), x_pad at s·p + k for every output
+  position p: [B, *out_sizes, C] each."""
+  return [x_pad[(slice(None),) + tuple(
+              slice(o, o + s * (n - 1) + 1, s)
+              for o, s, n in zip(offset, strides, out_sizes))]
+          for offset in itertools.product(*(range(k) for k in kernel_size))]
+
+
+def _same_taps(x, kernel_size):
+  """[B, *S, C] -> [B, *S, C, K]: each position's "SAME"-padded
+  neighbourhood at stride 1, K = Π kernel_size in row-major offset order."""
+  ones = (1,) * len(kernel_size)
+  pads = lax.padtype_to_pads(x.shape[1:-1], kernel_size, ones, "SAME")
   x_pad = jnp.pad(x, [(0, 0)] + list(pads) + [(0, 0)])
-  out_sizes = [-(-n // s) for n, s in zip(x.shape[1:-1], strides)]
-  taps = []
-  for offset in itertools.product(*(range(k) for k in kernel_size)):
-    window = tuple(slice(o, o + s * (n - 1) + 1, s)
-                   for o, s, n in zip(offset, strides, out_sizes))
-    taps.append(x_pad[(slice(None),) + window])
-  return jnp.stack(taps, axis=-1)
+  return jnp.stack(_shifted(x_pad, kernel_size, ones, x.shape[1:-1]), axis=-1)
 
 
 class LocalConv(nn.Module):
@@ -120,7 +118,7 @@ class LocalConv(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     dtype = jnp.dtype(self.dtype)
-    patches = _taps(x.astype(dtype), tuple(self.kernel_size))
+    patches = _same_taps(x.astype(dtype), tuple(self.kernel_size))
     patches = patches.reshape(patches.shape[:-2] + (-1,))
     kernel = self.param("kernel", self.kernel_init,
                         patches.shape[1:] + (self.features,), jnp.float32)

@@ -68,6 +68,9 @@ def main(argv=None) -> int:
   parser.add_argument("--frames", type=int, default=8)
   parser.add_argument("--size", type=int, default=8)
   args = parser.parse_args(argv)
+  for name in ("batch", "frames", "size"):
+    if getattr(args, name) < 1:
+      parser.error(f"--{name}={getattr(args, name)} must be a positive integer")
   r = measure(args.batch, args.frames, args.size)
   print(f"{r['backend']}: kernel gradient through a {args.frames}-step scan, "
         f"batch {args.batch}, {args.size}×{args.size} maps: XLA conv "

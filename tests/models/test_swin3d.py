@@ -69,6 +69,8 @@ def test_other_clip_sizes_pad_and_clip_windows(shape):
     (dict(num_heads=(3, 4, 8)), "model.num_heads[0]=3 does not divide stage "
                                 "0's width 32"),
     (dict(window_size=(2, 4)), "model.window_size=(2, 4) must be three"),
+    (dict(pooling="sum"), "model.pooling='sum' is not valid; allowed: mean, "
+                          "max"),
 ])
 def test_bad_fields_fail_at_validation(fields, message):
   with pytest.raises(ConfigError, match=re.escape(message)):
@@ -78,3 +80,21 @@ def test_bad_fields_fail_at_validation(fields, message):
 def test_loss_falls_in_a_short_training(tmp_path):
   losses = short_training_losses("swin3d", tmp_path)
   assert losses[-1] < losses[0] - 0.05, losses
+
+
+def test_initialisation_is_the_official_one():
+  """Dense kernels truncated normal σ 0.02 (torchvision's and the official
+  `_init_weights`), the patch conv PyTorch's default: from scratch, flax's
+  default kernels (≈9× larger here) left the tiny model at chance."""
+  variables = _model("tiny").init(jax.random.key(0),
+                                  jnp.zeros((1, 8, 32, 32, 3)), train=False)
+  flat = jax.tree_util.tree_flatten_with_path(variables["params"])[0]
+  stds = {jax.tree_util.keystr(path): float(v.std()) for path, v in flat
+          if path[-1].key == "kernel" and "patch_embed" not in str(path)}
+  # 6 blocks × (q, k, v, out, fc1, fc2), 2 mergings, the head.
+  assert len(stds) == 6 * 6 + 2 + 1
+  # flax's truncation at ±2σ leaves σ ≈ 0.0176.
+  assert all(0.015 < s < 0.021 for s in stds.values()), stds
+  conv = np.asarray(variables["params"]["patch_embed"]["proj"]["kernel"])
+  fan_in = np.prod(conv.shape[:-1])
+  assert conv.std() == pytest.approx((3 * fan_in) ** -0.5, rel=0.15)

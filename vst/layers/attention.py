@@ -445,10 +445,13 @@ class MultiHeadAttention(nn.Module):
     num_heads: N; must divide the token width D.
     mix: the pattern stage, e.g. `joint_attention`.
     dtype: compute dtype; parameters stay float32.
+    kernel_init: of the four projections (Xavier uniform as in flax and
+      Scenic; Swin, MViT and UniFormer use truncated normal 0.02).
   """
   num_heads: int
   mix: Mix = joint_attention
   dtype: str = "float32"
+  kernel_init: Callable = nn.initializers.xavier_uniform()
 
   @nn.compact
   def __call__(self, tokens: Tokens) -> Tokens:
@@ -460,10 +463,9 @@ class MultiHeadAttention(nn.Module):
     dtype = jnp.dtype(self.dtype)
     project = lambda name: nn.DenseGeneral(
         (self.num_heads, width // self.num_heads), dtype=dtype,
-        kernel_init=nn.initializers.xavier_uniform(), name=name)
+        kernel_init=self.kernel_init, name=name)
     query, key, value = (jax.tree.map(project(name), tokens)
                          for name in ("query", "key", "value"))
     out = nn.DenseGeneral(width, axis=(-2, -1), dtype=dtype,
-                          kernel_init=nn.initializers.xavier_uniform(),
-                          name="out")
+                          kernel_init=self.kernel_init, name="out")
     return jax.tree.map(out, self.mix(query, key, value))

@@ -45,6 +45,7 @@ still sees a depthwise conv's MACs). "native" is one `conv_general_dilated`
 """
 
 import os
+from typing import Callable
 
 from jax import lax
 
@@ -187,6 +188,7 @@ class Conv3D(nn.Module):
   """A t×h×w conv with flax nn.Conv's parameters, lowered by `spacetime_conv`.
 
   Params: "kernel" [t, h, w, C / groups, features] and "bias" [features].
+  `kernel_init` defaults to the ResNets' fan-out He normal.
   """
   features: int
   kernel_size: tuple[int, int, int]
@@ -196,11 +198,12 @@ class Conv3D(nn.Module):
   use_bias: bool = True
   lowering: str = "auto"
   dtype: str = "float32"
+  kernel_init: Callable = conv_kernel_init
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     dtype = jnp.dtype(self.dtype)
-    kernel = self.param("kernel", conv_kernel_init, tuple(self.kernel_size) + (
+    kernel = self.param("kernel", self.kernel_init, tuple(self.kernel_size) + (
         x.shape[-1] // self.groups, self.features), jnp.float32)
     y = spacetime_conv(x.astype(dtype), kernel.astype(dtype), self.strides,
                        self.padding, self.groups, self.lowering)

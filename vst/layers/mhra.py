@@ -24,6 +24,7 @@ import jax
 import jax.numpy as jnp
 
 from vst.layers import conv3d
+from vst.layers import torch_init
 from vst.layers import transformer
 from vst.layers.attention import Tokens
 
@@ -42,7 +43,8 @@ class DynamicPositionEmbedding(nn.Module):
     channels = x.shape[-1]
     return x + conv3d.Conv3D(channels, tuple(self.kernel_size),
                              padding=_same(self.kernel_size), groups=channels,
-                             dtype=self.dtype, name="conv")(x)
+                             dtype=self.dtype, kernel_init=torch_init.CONV,
+                             name="conv")(x)
 
 
 class LocalMHRA(nn.Module):
@@ -53,11 +55,14 @@ class LocalMHRA(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     dtype, channels = jnp.dtype(self.dtype), x.shape[-1]
-    x = nn.Dense(channels, dtype=dtype, name="value")(x)
+    dense = lambda name: nn.Dense(channels, dtype=dtype,
+                                  kernel_init=torch_init.DENSE, name=name)
+    x = dense("value")(x)
     x = conv3d.Conv3D(channels, tuple(self.kernel_size),
                       padding=_same(self.kernel_size), groups=channels,
-                      dtype=self.dtype, name="affinity")(x)
-    return nn.Dense(channels, dtype=dtype, name="proj")(x)
+                      dtype=self.dtype, kernel_init=torch_init.CONV,
+                      name="affinity")(x)
+    return dense("proj")(x)
 
 
 def _drop_path(module: nn.Module, y: jax.Array, rate: float,
@@ -97,7 +102,8 @@ class LocalBlock(nn.Module):
     x = x + _drop_path(self, y, self.drop_path_rate, train)
     y = transformer.Mlp(int(x.shape[-1] * self.mlp_ratio), self.dropout_rate,
                         gelu_approximate=False, dtype=self.dtype,
-                        name="mlp")(norm("norm2")(x), train=train)
+                        kernel_init=torch_init.DENSE, name="mlp")(
+                            norm("norm2")(x), train=train)
     return x + _drop_path(self, y, self.drop_path_rate, train)
 
 
@@ -127,6 +133,7 @@ class GlobalBlock(nn.Module):
     x, _ = transformer.EncoderBlock(
         self.num_heads, int(x.shape[-1] * self.mlp_ratio), "joint",
         self.dropout_rate, self.drop_path_rate, layer_norm_eps=1e-6,
-        gelu_approximate=False, dtype=self.dtype, name="transformer")(
+        gelu_approximate=False, dtype=self.dtype,
+        kernel_init=torch_init.DENSE, name="transformer")(
             x, None, train)
     return x

@@ -21,6 +21,7 @@ import jax.numpy as jnp
 
 from vst.layers import attention as attention_lib
 from vst.layers import patterns_pooling
+from vst.layers import torch_init
 from vst.layers import transformer
 from vst.layers.attention import Tokens
 
@@ -81,7 +82,8 @@ class MultiscaleBlock(nn.Module):
         stride_q=tuple(self.stride_q), kernel_kv=tuple(self.kernel_kv),
         stride_kv=tuple(self.stride_kv), layer_norm_eps=self.layer_norm_eps)
     attended = attention_lib.MultiHeadAttention(
-        self.num_heads, mix, dtype=self.dtype, name="attention")(
+        self.num_heads, mix, dtype=self.dtype, kernel_init=torch_init.DENSE,
+        name="attention")(
             jax.tree.map(norm1, tokens))
     if patterns_pooling.pools(self.kernel_q, self.stride_q):
       tokens = Tokens(skip_pool(tokens.grid, self.stride_q), tokens.cls)
@@ -93,7 +95,8 @@ class MultiscaleBlock(nn.Module):
                self.dropout_rate, self.dtype, name="mlp")
     if self.out_features != width:
       tokens = jax.tree.map(
-          nn.Dense(self.out_features, dtype=dtype, name="project"), normed)
+          nn.Dense(self.out_features, dtype=dtype,
+                   kernel_init=torch_init.DENSE, name="project"), normed)
     out = jax.tree.map(jnp.add, tokens,
                        branch(jax.tree.map(lambda x: mlp(x, train), normed)))
     return tuple(out)
@@ -109,8 +112,9 @@ class _Mlp(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array, train: bool) -> jax.Array:
     dtype = jnp.dtype(self.dtype)
-    x = nn.gelu(nn.Dense(self.hidden, dtype=dtype, name="fc1")(x),
-                approximate=False)
+    dense = lambda features, name: nn.Dense(
+        features, dtype=dtype, kernel_init=torch_init.DENSE, name=name)
+    x = nn.gelu(dense(self.hidden, "fc1")(x), approximate=False)
     x = nn.Dropout(self.dropout_rate)(x, deterministic=not train)
-    x = nn.Dense(self.out, dtype=dtype, name="fc2")(x)
+    x = dense(self.out, "fc2")(x)
     return nn.Dropout(self.dropout_rate)(x, deterministic=not train)

@@ -24,6 +24,7 @@ import jax
 import jax.numpy as jnp
 
 from vst.layers import conv3d
+from vst.layers import torch_init
 from vst.layers.attention import Tokens, attend_within, register_pattern
 
 
@@ -50,7 +51,8 @@ class AttentionPool(nn.Module):
     padding = tuple((k // 2, k // 2) for k in self.kernel_size)
     x = conv3d.Conv3D(head_dim, tuple(self.kernel_size), tuple(self.strides),
                       padding, groups=head_dim, use_bias=False,
-                      dtype=grid.dtype, name="conv")(x)
+                      dtype=grid.dtype, kernel_init=torch_init.CONV,
+                      name="conv")(x)
     x = jnp.moveaxis(x.reshape((batch, heads) + x.shape[1:]), 1, 4)
     norm = nn.LayerNorm(self.layer_norm_eps, dtype=grid.dtype, name="norm")
     return jax.tree.map(norm, Tokens(x, tokens.cls))

@@ -9,6 +9,7 @@
 
 Names and orders follow torchvision's `swin3d_*` (and the official code), so
 its weights convert one to one (`vst.models.convert.swin3d_torchvision`).
+So does the initialisation (`vst.layers.torch_init`).
 """
 
 import functools
@@ -20,6 +21,7 @@ import jax.numpy as jnp
 from vst.layers import attention as attention_lib
 from vst.layers import conv3d
 from vst.layers import patterns_window3d as window3d
+from vst.layers import torch_init
 from vst.layers import transformer
 from vst.layers.attention import Tokens
 
@@ -43,7 +45,7 @@ class PatchEmbedding3D(nn.Module):
     clips = window3d.pad_to_windows(clips, self.patch_size)
     size = tuple(self.patch_size)
     tokens = conv3d.Conv3D(self.features, size, size, dtype=self.dtype,
-                           name="proj")(clips)
+                           kernel_init=torch_init.CONV, name="proj")(clips)
     return nn.LayerNorm(self.layer_norm_eps, dtype=jnp.dtype(self.dtype),
                         name="norm")(tokens)
 
@@ -66,7 +68,8 @@ class PatchMerging(nn.Module):
     x = nn.LayerNorm(self.layer_norm_eps, dtype=jnp.dtype(self.dtype),
                      name="norm")(x)
     return nn.Dense(2 * x.shape[-1] // 4, use_bias=False,
-                    dtype=jnp.dtype(self.dtype), name="reduction")(x)
+                    dtype=jnp.dtype(self.dtype), kernel_init=torch_init.DENSE,
+                    name="reduction")(x)
 
 
 class SwinBlock(nn.Module):
@@ -116,11 +119,12 @@ class SwinBlock(nn.Module):
                             shift_size=tuple(self.shift_size),
                             valid_shape=(t, h, w))
     y = attention_lib.MultiHeadAttention(
-        self.num_heads, mix, dtype=self.dtype, name="attention")(
+        self.num_heads, mix, dtype=self.dtype, kernel_init=torch_init.DENSE,
+        name="attention")(
             Tokens(window3d.pad_to_windows(y, window))).grid
     x = residual(x, y[:, :t, :h, :w])
     y = nn.LayerNorm(self.layer_norm_eps, dtype=dtype, name="norm2")(x)
     y = transformer.Mlp(int(x.shape[-1] * self.mlp_ratio), self.dropout_rate,
                         gelu_approximate=False, dtype=self.dtype,
-                        name="mlp")(y, train=train)
+                        kernel_init=torch_init.DENSE, name="mlp")(y, train=train)
     return residual(x, y)

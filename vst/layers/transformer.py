@@ -8,6 +8,8 @@ per-token op is mapped over both, so class tokens never need splicing into the
 grid.
 """
 
+from typing import Callable
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -41,18 +43,19 @@ class Mlp(nn.Module):
     gelu_approximate: tanh GELU (Scenic, big_vision, HF ViViT's "gelu_fast")
       or the exact erf GELU.
     dtype: compute dtype.
+    kernel_init: of both Dense layers (Xavier uniform as in Scenic).
   """
   mlp_dim: int
   dropout_rate: float = 0.0
   gelu_approximate: bool = True
   dtype: str = "float32"
+  kernel_init: Callable = nn.initializers.xavier_uniform()
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
     dtype = jnp.dtype(self.dtype)
     dense = lambda features, name: nn.Dense(
-        features, dtype=dtype, kernel_init=nn.initializers.xavier_uniform(),
-        name=name)
+        features, dtype=dtype, kernel_init=self.kernel_init, name=name)
     y = dense(self.mlp_dim, "fc1")(x)
     y = nn.gelu(y, approximate=self.gelu_approximate)
     y = nn.Dropout(self.dropout_rate)(y, deterministic=not train)
@@ -80,6 +83,7 @@ class EncoderBlock(nn.Module):
     class_token_skips: run the pattern stages marked `skips_class_token` on
       the grid alone, leaving the class token as it is (TimeSformer); off,
       the class token takes part in every stage (ViViT).
+    kernel_init: of the attention projections and MLP (see `Mlp`).
   """
   num_heads: int
   mlp_dim: int
@@ -90,6 +94,7 @@ class EncoderBlock(nn.Module):
   gelu_approximate: bool = True
   dtype: str = "float32"
   class_token_skips: bool = False
+  kernel_init: Callable = nn.initializers.xavier_uniform()
 
   @nn.compact
   def __call__(self, grid: jax.Array, cls: jax.Array | None,
@@ -121,14 +126,15 @@ class EncoderBlock(nn.Module):
 
     for name, mix in attention_lib.get_pattern(self.attention):
       attend = attention_lib.MultiHeadAttention(
-          self.num_heads, mix, dtype=self.dtype, name=name)
+          self.num_heads, mix, dtype=self.dtype,
+          kernel_init=self.kernel_init, name=name)
       if (self.class_token_skips and cls is not None and
           patterns_timesformer.skips_class_token(mix)):
         grid = residual(Tokens(grid, None), attend, name).grid
       else:
         grid, cls = residual(Tokens(grid, cls), attend, name)
     mlp = Mlp(self.mlp_dim, self.dropout_rate, self.gelu_approximate,
-              dtype=self.dtype, name="mlp")
+              dtype=self.dtype, kernel_init=self.kernel_init, name="mlp")
     return tuple(residual(
         Tokens(grid, cls),
         lambda t: jax.tree.map(lambda x: mlp(x, train=train), t), "mlp"))

@@ -29,6 +29,7 @@ import jax.numpy as jnp
 
 from vst.errors import ConfigError
 from vst.layers import conv3d
+from vst.layers import torch_init
 from vst.layers import multiscale_block
 from vst.layers import space_time_pos_embed
 from vst.models.registry import register
@@ -196,7 +197,7 @@ class MViT(nn.Module):
     grid = conv3d.Conv3D(
         self.embed_dim, tuple(self.patch_kernel), tuple(self.patch_stride),
         tuple((p, p) for p in self.patch_padding), dtype=self.dtype,
-        name="patch_embed")(inputs.astype(dtype))
+        kernel_init=torch_init.CONV, name="patch_embed")(inputs.astype(dtype))
     cls = jnp.broadcast_to(
         self.param("cls", nn.initializers.truncated_normal(0.02),
                    (self.embed_dim,)).astype(dtype),

@@ -5,7 +5,7 @@ embedding. Each stage is `depths[i]` Swin blocks at width D·2^i that attend
 within 8×7×7 windows, every second block with the windows shifted by half a
 window (`vst.layers.patterns_window3d`); patch merging between stages halves
 H and W and doubles the width (T is never merged). The head is LayerNorm,
-the mean over the grid, and a linear classifier.
+the mean over the grid (or the max: `pooling`), and a linear classifier.
 
 Parameter names follow torchvision's `swin3d_*` so its weights convert one to
 one: `patch_embed/{proj,norm}`, `stage{i}_block{j}/{norm1,attention,norm2,
@@ -20,8 +20,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from vst.errors import ConfigError
-from vst.layers import swin_blocks
+from vst.errors import ConfigError, check_choice
+from vst.layers import grid_pooling, swin_blocks
 from vst.models.registry import register
 
 
@@ -59,6 +59,8 @@ class VideoSwin(nn.Module):
     head_dropout_rate: dropout before the classifier (0.5 in the official
       K400 configs' I3D head).
     layer_norm_eps: LayerNorm epsilon.
+    pooling: "mean" over the grid (the paper's) or "max"
+      (`vst.layers.grid_pooling`: what the tiny synthetic config needs).
     dtype: compute dtype ("bfloat16" for mixed precision); params float32.
     remat: rematerialise each block in the backward pass.
   """
@@ -73,10 +75,12 @@ class VideoSwin(nn.Module):
   drop_path_rate: float = 0.1
   head_dropout_rate: float = 0.0
   layer_norm_eps: float = 1e-5
+  pooling: str = "mean"
   dtype: str = "float32"
   remat: bool = False
 
   def _check(self) -> None:
+    check_choice("model.pooling", self.pooling, grid_pooling.POOLINGS)
     if len(self.depths) != len(self.num_heads):
       raise ConfigError(
           f"model.depths={tuple(self.depths)} and model.num_heads="
@@ -127,7 +131,7 @@ class VideoSwin(nn.Module):
                 x, train)
         index += 1
     x = nn.LayerNorm(self.layer_norm_eps, dtype=dtype, name="norm")(x)
-    features = x.mean(axis=(1, 2, 3))
+    features = grid_pooling.pool_grid(x, self.pooling)
     self.sow("intermediates", "pre_logits", features)
     features = nn.Dropout(self.head_dropout_rate)(features,
                                                   deterministic=not train)

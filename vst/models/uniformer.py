@@ -20,6 +20,7 @@ import jax.numpy as jnp
 
 from vst.errors import ConfigError
 from vst.layers import conv3d
+from vst.layers import torch_init
 from vst.layers import mhra
 from vst.models.registry import register
 
@@ -45,7 +46,7 @@ class ConvEmbedding(nn.Module):
     x = conv3d.Conv3D(self.features, tuple(self.kernel_size),
                       tuple(self.strides),
                       tuple((p, p) for p in self.padding), dtype=self.dtype,
-                      name="conv")(x)
+                      kernel_init=torch_init.CONV, name="conv")(x)
     # nn.LayerNorm's default epsilon (1e-5) is also torch's, as used here.
     return nn.LayerNorm(1e-5, dtype=jnp.dtype(self.dtype), name="norm")(x)
 

@@ -160,6 +160,7 @@ class Encoder(nn.Module):
     remat: recompute each block's activations in the backward pass.
     class_token_skips: see `EncoderBlock`.
     final_norm: end with the LayerNorm.
+    kernel_init: of every block's Dense kernels (see `Mlp`).
   """
   num_layers: int
   num_heads: int
@@ -173,6 +174,7 @@ class Encoder(nn.Module):
   remat: bool = False
   class_token_skips: bool = False
   final_norm: bool = True
+  kernel_init: Callable = nn.initializers.xavier_uniform()
 
   @nn.compact
   def __call__(self, grid: jax.Array, cls: jax.Array | None, *,
@@ -185,7 +187,8 @@ class Encoder(nn.Module):
       grid, cls = block_cls(
           self.num_heads, self.mlp_dim, self.attention, self.dropout_rate,
           rate, self.layer_norm_eps, self.gelu_approximate, self.dtype,
-          self.class_token_skips, name=f"encoderblock_{i}")(grid, cls, train)
+          self.class_token_skips, self.kernel_init,
+          name=f"encoderblock_{i}")(grid, cls, train)
     if not self.final_norm:
       return grid, cls
     norm = nn.LayerNorm(self.layer_norm_eps, dtype=jnp.dtype(self.dtype),

@@ -34,6 +34,7 @@ from vst.errors import ConfigError, check_choice
 from vst.layers import attention as attention_lib
 from vst.layers import embed
 from vst.layers import frame_position
+from vst.layers import torch_init
 from vst.layers import transformer
 from vst.models.registry import register
 
@@ -150,7 +151,8 @@ class TimeSformer(nn.Module):
         layer_norm_eps=self.layer_norm_eps,
         gelu_approximate=self.gelu_approximate, dtype=self.dtype,
         remat=self.remat, class_token_skips=True, final_norm=False,
-        name="transformer")(grid, cls, train=train)
+        kernel_init=torch_init.DENSE, name="transformer")(grid, cls,
+                                                          train=train)
     if per_frame:  # The official code averages the frames before the norm.
       cls = cls.reshape(batch, frames, -1).mean(axis=1)
     features = nn.LayerNorm(self.layer_norm_eps, dtype=dtype,

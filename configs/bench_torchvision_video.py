@@ -4,22 +4,23 @@
 
 Each argument is a torchvision builder whose architecture vst implements with
 the same parameters; `vst.bench` times ours and torchvision's (random init,
-the same AdamW step) back to back in one process at 8×64×64 clips, batch 8,
-8 classes (the synthetic benchmark's). The small shape keeps a CPU run to a minute or two while every
-stage still has more than one position (MViT's three Q-poolings end at 2×2,
-Swin's windows are clipped to the grid from the third stage on).
+the same AdamW step) back to back in one process at 8×64×64 clips, batch 8, 8
+classes (the synthetic benchmark's). The small shape keeps a CPU run to a
+minute or two while every stage still has more than one position (MViT's three
+Q-poolings end at 2×2, Swin's windows are clipped to the grid from the third
+stage on).
 """
 
 from vst.config_base import synthetic_config
 from vst.errors import ConfigError
+from vst.models.convert.swin3d_torchvision import TORCHVISION_VARIANTS
+from vst.models.convert.torchvision_video import TORCHVISION_MODELS
 
-# torchvision builder -> (our model name, variant).
+# torchvision builder -> (our model name, variant), from the converters'
+# tables; mvit_v1_b is the one torchvision MViT.
 ARCHITECTURES = {
-    "r3d_18": ("resnet3d", "r3d_18"),
-    "mc3_18": ("resnet3d", "mc3_18"),
-    "r2plus1d_18": ("r2plus1d", "18_torchvision"),
-    "s3d": ("s3d", "torchvision"),
-    "swin3d_t": ("swin3d", "T"),
+    **TORCHVISION_MODELS,
+    "swin3d_t": ("swin3d", TORCHVISION_VARIANTS["swin3d_t"]),
     "mvit_v1_b": ("mvit", "B-16x4"),
 }
 

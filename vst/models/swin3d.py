@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 
 from vst.errors import ConfigError, check_choice
-from vst.layers import grid_pooling, swin_blocks
+from vst.layers import grid_pooling, swin_blocks, torch_init
 from vst.models.registry import register
 
 
@@ -136,7 +136,7 @@ class VideoSwin(nn.Module):
     features = nn.Dropout(self.head_dropout_rate)(features,
                                                   deterministic=not train)
     logits = nn.Dense(self.num_classes, dtype=dtype,
-                      kernel_init=nn.initializers.truncated_normal(0.02),
+                      kernel_init=torch_init.DENSE,
                       name="head")(features)
     return logits.astype(jnp.float32)
 

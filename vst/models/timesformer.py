@@ -52,7 +52,7 @@ PER_FRAME_ATTENTION = ("space",)
 
 HEAD_INITS = {
     # The official code's (timm's) initialisation of every Linear layer.
-    "trunc_normal": nn.initializers.truncated_normal(0.02),
+    "trunc_normal": torch_init.DENSE,
     "zeros": nn.initializers.zeros,
     "lecun_normal": nn.initializers.lecun_normal(),
 }

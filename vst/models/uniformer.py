@@ -171,7 +171,7 @@ class UniFormer(nn.Module):
     features = nn.Dropout(self.head_dropout_rate)(features,
                                                   deterministic=not train)
     logits = nn.Dense(self.num_classes, dtype=dtype,
-                      kernel_init=nn.initializers.truncated_normal(0.02),
+                      kernel_init=torch_init.DENSE,
                       name="head")(features)
     return logits.astype(jnp.float32)
 

@@ -91,30 +91,15 @@ class MultiscaleBlock(nn.Module):
 
     normed = jax.tree.map(
         nn.LayerNorm(self.layer_norm_eps, dtype=dtype, name="norm2"), tokens)
-    mlp = _Mlp(int(width * self.mlp_ratio), self.out_features,
-               self.dropout_rate, self.dtype, name="mlp")
+    mlp = transformer.Mlp(
+        int(width * self.mlp_ratio), self.dropout_rate,
+        gelu_approximate=False, dtype=self.dtype,
+        kernel_init=torch_init.DENSE, out_features=self.out_features,
+        name="mlp")
     if self.out_features != width:
       tokens = jax.tree.map(
           nn.Dense(self.out_features, dtype=dtype,
                    kernel_init=torch_init.DENSE, name="project"), normed)
-    out = jax.tree.map(jnp.add, tokens,
-                       branch(jax.tree.map(lambda x: mlp(x, train), normed)))
+    mlped = jax.tree.map(lambda x: mlp(x, train=train), normed)
+    out = jax.tree.map(jnp.add, tokens, branch(mlped))
     return tuple(out)
-
-
-class _Mlp(nn.Module):
-  """Dense(hidden) → exact GELU → dropout → Dense(out) → dropout."""
-  hidden: int
-  out: int
-  dropout_rate: float = 0.0
-  dtype: str = "float32"
-
-  @nn.compact
-  def __call__(self, x: jax.Array, train: bool) -> jax.Array:
-    dtype = jnp.dtype(self.dtype)
-    dense = lambda features, name: nn.Dense(
-        features, dtype=dtype, kernel_init=torch_init.DENSE, name=name)
-    x = nn.gelu(dense(self.hidden, "fc1")(x), approximate=False)
-    x = nn.Dropout(self.dropout_rate)(x, deterministic=not train)
-    x = dense(self.out, "fc2")(x)
-    return nn.Dropout(self.dropout_rate)(x, deterministic=not train)

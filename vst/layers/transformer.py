@@ -44,12 +44,15 @@ class Mlp(nn.Module):
       or the exact erf GELU.
     dtype: compute dtype.
     kernel_init: of both Dense layers (Xavier uniform as in Scenic).
+    out_features: output width; None keeps the input's (MViT's last block
+      of a stage widens the channels here).
   """
   mlp_dim: int
   dropout_rate: float = 0.0
   gelu_approximate: bool = True
   dtype: str = "float32"
   kernel_init: Callable = nn.initializers.xavier_uniform()
+  out_features: int | None = None
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool) -> jax.Array:
@@ -59,7 +62,7 @@ class Mlp(nn.Module):
     y = dense(self.mlp_dim, "fc1")(x)
     y = nn.gelu(y, approximate=self.gelu_approximate)
     y = nn.Dropout(self.dropout_rate)(y, deterministic=not train)
-    y = dense(x.shape[-1], "fc2")(y)
+    y = dense(self.out_features or x.shape[-1], "fc2")(y)
     return nn.Dropout(self.dropout_rate)(y, deterministic=not train)
 
 

@@ -27,7 +27,7 @@ setuptools.setup(
         "tensorboardX>=2.6",
         "tqdm>=4.0",
         "av>=14",
-        "opencv-python-headless>=4.10",
+        "opencv-contrib-python-headless>=4.10",
     ],
     extras_require={
         # TensorFlow Datasets drags TensorFlow in; only for TFDS-backed sources.

@@ -116,7 +116,7 @@ def synthetic_streams(c: ml_collections.ConfigDict, *, num_segments: int,
   c.dataset.modalities = tuple(modalities)
   c.dataset.num_segments = num_segments
   c.dataset.new_length = new_length
-  c.dataset.flow_method = "auto"
+  c.dataset.flow_method = "dis"
   # synthetic_motion moves objects crop_size / 16 = 2 px per frame.
   c.dataset.flow_bound = 4.0
   return c

@@ -24,7 +24,7 @@ iterator's prefetch thread.
 
 `config.dataset` fields beyond synthetic_motion's (defaults in `DEFAULTS`):
 modalities ("rgb", "flow"), num_segments (3), new_length (5), flow_method
-("auto"), flow_bound (20.0).
+("dis": fast enough to run on the fly), flow_bound (20.0).
 """
 
 import dataclasses
@@ -48,7 +48,7 @@ DEFAULTS = {
     "modalities": ("rgb", "flow"),
     "num_segments": 3,
     "new_length": 5,
-    "flow_method": "auto",
+    "flow_method": "dis",
     "flow_bound": 20.0,
 }
 

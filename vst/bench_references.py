@@ -34,19 +34,39 @@ def _load_converters() -> None:
     importlib.import_module(f"vst.models.convert.{info.name}")
 
 
-def run(config, batch_size: int, runs: int) -> dict:
-  """{"reference", "ref_fwd_clips_per_s", "ref_train_clips_per_s"}, or {} when
-  torch or a reference for this config is missing."""
+def logits_of(out):
+  """Logits of a reference's output (HF models return an output object)."""
+  return out.logits if hasattr(out, "logits") else out
+
+
+def channels_first(clips, layout: str):
+  """[B, T, H, W, C] torch clips in the reference's `layout`."""
+  if layout == "BTCHW":
+    return clips.permute(0, 1, 4, 2, 3)
+  return clips.permute(0, 4, 1, 2, 3)
+
+
+def build_reference(config):
+  """(torch module, layout) of the reference at `config`'s sizes, or None
+  when torch or a reference for this config is missing."""
   _load_converters()
   name = config.model.name
   if name not in _REFERENCES or importlib.util.find_spec("torch") is None:
-    return {}
-  import torch  # pylint: disable=g-import-not-at-top
+    return None
   build, layout = _REFERENCES[name]
   kwargs = model_registry.module_kwargs(config.model, config.dataset.num_classes)
   module = build(config, kwargs)
-  if module is None:
+  return None if module is None else (module, layout)
+
+
+def run(config, batch_size: int, runs: int) -> dict:
+  """{"reference", "ref_fwd_clips_per_s", "ref_train_clips_per_s"}, or {} when
+  torch or a reference for this config is missing."""
+  reference = build_reference(config)
+  if reference is None:
     return {}
+  import torch  # pylint: disable=g-import-not-at-top
+  module, layout = reference
   device = "cuda" if torch.cuda.is_available() else "cpu"
   module = module.to(device)
   t, s = int(config.dataset.num_frames), int(config.dataset.crop_size)
@@ -54,9 +74,6 @@ def run(config, batch_size: int, runs: int) -> dict:
   x = torch.randn(*shape, device=device)
   y = torch.zeros(batch_size, dtype=torch.long, device=device)
   sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
-
-  def logits_of(out):
-    return out.logits if hasattr(out, "logits") else out
 
   module.eval()
   def forward():

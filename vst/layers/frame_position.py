@@ -9,10 +9,12 @@ spatial position table is kept, with a separate table over time added to it.
 import flax.linen as nn
 import jax
 
+from vst.layers import torch_init
+
 
 TIME_INITS = {
     "zeros": nn.initializers.zeros,
-    "trunc_normal": nn.initializers.truncated_normal(0.02),
+    "trunc_normal": torch_init.TABLE,
 }
 
 
@@ -42,7 +44,7 @@ class FramePositionEmbedding(nn.Module):
   def __call__(self, grid: jax.Array, cls: jax.Array | None = None
                ) -> tuple[jax.Array, jax.Array | None]:
     _, t, h, w, d = grid.shape
-    init = nn.initializers.truncated_normal(0.02)
+    init = torch_init.TABLE
     space = self.param("pos_embedding", init, (h, w, d))
     grid = grid + space.astype(grid.dtype)
     time = None

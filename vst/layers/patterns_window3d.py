@@ -34,6 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from vst.errors import ConfigError
+from vst.layers import torch_init
 from vst.layers.attention import (Tokens, received_attention,
                                   record_attention, register_pattern)
 
@@ -150,7 +151,7 @@ class RelativePositionBias(nn.Module):
     """[N, L, L] bias of a window of `volume` = L tokens (L ≤ full volume)."""
     size = math.prod(2 * w - 1 for w in self.window_size)
     table = self.param("relative_pos_embedding",
-                       nn.initializers.truncated_normal(0.02),
+                       torch_init.TABLE,
                        (size, self.num_heads))
     index = relative_position_index(self.window_size)[:volume, :volume]
     return jnp.transpose(table[index], (2, 0, 1))

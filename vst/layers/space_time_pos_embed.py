@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 
 from vst.layers import embed
+from vst.layers import torch_init
 
 
 class SpaceTimePositionEmbedding(nn.Module):
@@ -26,7 +27,7 @@ class SpaceTimePositionEmbedding(nn.Module):
   @nn.compact
   def __call__(self, grid: jax.Array, cls: jax.Array | None = None
                ) -> tuple[jax.Array, jax.Array | None]:
-    init = nn.initializers.truncated_normal(0.02)
+    init = torch_init.TABLE
     t, h, w, d = grid.shape[1:]
     temporal = self.param("temporal_pos_embedding", init, (t, d))
     spatial = self.param("spatial_pos_embedding", init, (h, w, d))

@@ -30,6 +30,7 @@ import jax.numpy as jnp
 from vst.errors import ConfigError, check_choice
 from vst.layers import attention as attention_lib
 from vst.layers import embed
+from vst.layers import torch_init
 from vst.layers import transformer
 from vst.models._variants import complete_variants
 from vst.models.registry import register
@@ -108,7 +109,7 @@ class Motionformer(nn.Module):
         self.hidden_size, self.tubelet_size, self.tubelet_init,
         dtype=self.dtype, name="tubelet_embed")(inputs.astype(dtype))
     batch, frames, height, width, _ = grid.shape
-    init = nn.initializers.truncated_normal(0.02)
+    init = torch_init.TABLE
     cls = self.param("cls", init, (self.hidden_size,))
     table_grid = tuple(self.position_grid) or (height, width)
     spatial = self.param("pos_embedding", init,

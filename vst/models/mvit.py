@@ -199,7 +199,7 @@ class MViT(nn.Module):
         tuple((p, p) for p in self.patch_padding), dtype=self.dtype,
         kernel_init=torch_init.CONV, name="patch_embed")(inputs.astype(dtype))
     cls = jnp.broadcast_to(
-        self.param("cls", nn.initializers.truncated_normal(0.02),
+        self.param("cls", torch_init.TABLE,
                    (self.embed_dim,)).astype(dtype),
         (grid.shape[0], self.embed_dim))
     grid, cls = space_time_pos_embed.SpaceTimePositionEmbedding(

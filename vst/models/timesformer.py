@@ -132,7 +132,7 @@ class TimeSformer(nn.Module):
     per_frame = self.attention in PER_FRAME_ATTENTION
     if per_frame:  # Every frame an image of its own: a one-frame grid.
       grid = grid.reshape((batch * frames, 1) + grid.shape[2:])
-    cls_token = self.param("cls", nn.initializers.truncated_normal(0.02),
+    cls_token = self.param("cls", torch_init.TABLE,
                            (self.hidden_size,))
     cls = jnp.broadcast_to(cls_token.astype(dtype),
                            (grid.shape[0], self.hidden_size))

@@ -33,6 +33,7 @@ from vst.errors import ConfigError, check_choice
 from vst.layers import attention as attention_lib
 from vst.layers import embed
 from vst.layers import frame_position
+from vst.layers import torch_init
 from vst.layers import transformer
 from vst.models.registry import register
 
@@ -138,7 +139,7 @@ class XViT(nn.Module):
         self.hidden_size, (1, p, p), "random", dtype=self.dtype,
         name="patch_embed")(inputs.astype(dtype))
     batch, frames = grid.shape[:2]
-    init = nn.initializers.truncated_normal(0.02)
+    init = torch_init.TABLE
     cls = jnp.broadcast_to(
         self.param("cls", init, (self.hidden_size,)).astype(dtype),
         (batch, frames, self.hidden_size))

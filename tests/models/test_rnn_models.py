@@ -83,7 +83,10 @@ def _temp_bytes(model, time):
   return fn.lower(variables, clips).compile().memory_analysis().temp_size_in_bytes
 
 
-@pytest.mark.parametrize("name", ["lrcn", "convlstm"])
+# FASTER is left out: it runs its backbones on all clips at once (only the
+# FAST-GRU is scanned), so its temporaries grow with the video, measured
+# 0.54 MB at 16 frames and 1.40 MB at 128 on these 16×16 frames.
+@pytest.mark.parametrize("name", [n for n in RNN_MODELS if n != "faster"])
 def test_inference_memory_is_flat_from_16_to_128_frames(name):
   model = _build(name)
   assert _temp_bytes(model, 128) <= _temp_bytes(model, 16) + 4096

@@ -8,7 +8,7 @@ train clips/s. The escape from ln 8 is fragile: 1000-step schedules (lr
 1e-3 or 4e-4) and K/V stride 1×2×2 were still at ln 8 after 425–600 steps,
 and torchvision's MViT at these sizes, on the same batches and recipe
 (`python -m vst.tools.torch_control --config=configs/mvit_synthetic.py`),
-stays there for all 600 steps (13.3%).
+stays there for all 600 steps (12.9%; 13.3% in an earlier run).
 """
 
 from vst.config_base import synthetic_config

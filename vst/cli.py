@@ -43,3 +43,9 @@ def new_flag_values(argv, *, config_help: str, workdir_help: str):
                                   sys_argv=list(argv))
   flags.DEFINE_string("workdir", None, workdir_help, flag_values=flag_values)
   return flag_values
+
+
+def summary_line(summary: dict) -> str:
+  """A run's result dict as the one `key=value` line commands print last."""
+  return " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                  for k, v in summary.items())

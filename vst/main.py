@@ -17,7 +17,7 @@ from absl import app
 from absl import flags
 from ml_collections import config_flags
 
-from vst.cli import parse_flags
+from vst.cli import parse_flags, summary_line
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Path to a configs/*.py file.", lock_config=True)
@@ -57,8 +57,7 @@ def main(argv):
   except NonFiniteLossError as e:
     print(f"error: {e}", file=sys.stderr)
     return 3
-  print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                 for k, v in summary.items()))
+  print(summary_line(summary))
   return 0
 
 

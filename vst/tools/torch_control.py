@@ -8,16 +8,19 @@ implementation that our converter maps to (torchvision, HF transformers; the
 `vst.bench_references` registry) is built at the config's sizes and trained
 on the config's dataset (the same batches, in the same order, as
 `vst.main`), with the config's AdamW recipe: linear warm-up to
-`train.learning_rate`, cosine decay, `train.weight_decay` (on every weight
-matrix and kernel only when `train.weight_decay_mask="no_bias_norm"`), and
-`train.grad_clip_norm`. Prints the loss as it trains and the test top-1 at
+`train.learning_rate`, cosine decay (`vst.optim`'s schedule itself),
+`train.weight_decay` and `train.grad_clip_norm`. With
+`train.weight_decay_mask="no_bias_norm"` decay skips parameters under two
+dimensions and names containing "pos": `vst.optim.weight_decay_mask`'s rule
+written for PyTorch names (`spatial_pos`, `position_embeddings`), which
+differ from ours; a class token stored 3-D there (torchvision's
+`class_token`) is decayed, where ours (1-D) is not. Prints the loss as it trains and the test top-1 at
 the end; with --workdir, also writes torch_control.json there. Parameters
 start from the reference's own initialisation, so a difference from our run
 can also come from there.
 """
 
 import json
-import math
 import os
 import sys
 import time
@@ -38,13 +41,6 @@ def _param_groups(module, train):
           {"params": others, "weight_decay": 0.0}]
 
 
-def lr_factor(step: int, warmup: int, total: int) -> float:
-  """The multiplier of the peak rate at `step`, as `vst.optim`'s cosine."""
-  if step < warmup:
-    return step / warmup
-  return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(total - warmup, 1)))
-
-
 def train_and_evaluate(config, log=print) -> dict:
   """Trains the reference; {"steps", "final_loss", "test_top1", ...}.
 
@@ -54,6 +50,8 @@ def train_and_evaluate(config, log=print) -> dict:
   import numpy as np  # pylint: disable=g-import-not-at-top
   import torch  # pylint: disable=g-import-not-at-top
   from vst import bench_references  # pylint: disable=g-import-not-at-top
+  from vst import evaluate  # pylint: disable=g-import-not-at-top
+  from vst import optim  # pylint: disable=g-import-not-at-top
   from vst.data import registry  # pylint: disable=g-import-not-at-top
   from vst.errors import ConfigError  # pylint: disable=g-import-not-at-top
   train = config.train
@@ -61,6 +59,8 @@ def train_and_evaluate(config, log=print) -> dict:
     raise ConfigError(
         f"train.optimizer={train.optimizer!r}, train.schedule="
         f"{train.schedule!r}: the control implements adamw with cosine only")
+  # The trainer's own schedule, so its checks (warm-up within the run) apply.
+  schedule = optim.learning_rate_schedule(train)
   reference = bench_references.build_reference(config)
   if reference is None:
     raise ConfigError(f"model.name={config.model.name!r} has no PyTorch "
@@ -70,9 +70,9 @@ def train_and_evaluate(config, log=print) -> dict:
   dataset = registry.get_dataset(config.dataset.name)
   batches = dataset.train(config.dataset, int(train.batch_size),
                           int(train.seed))
-  peak, warmup, total = (float(train.learning_rate), int(train.warmup_steps),
-                         int(train.num_steps))
-  opt = torch.optim.AdamW(_param_groups(module, train), lr=peak,
+  total = int(train.num_steps)
+  opt = torch.optim.AdamW(_param_groups(module, train),
+                          lr=float(train.learning_rate),
                           betas=(float(train.b1), float(train.b2)))
 
   def inputs(batch):
@@ -83,8 +83,9 @@ def train_and_evaluate(config, log=print) -> dict:
   start, loss = time.perf_counter(), float("nan")
   for step in range(total):
     batch = next(batches)
+    rate = float(schedule(step))
     for group in opt.param_groups:
-      group["lr"] = peak * lr_factor(step, warmup, total)
+      group["lr"] = rate
     labels = torch.from_numpy(np.asarray(batch["label"])).long()
     out = bench_references.logits_of(module(inputs(batch)))
     loss_t = torch.nn.functional.cross_entropy(out, labels)
@@ -96,22 +97,23 @@ def train_and_evaluate(config, log=print) -> dict:
     opt.step()
     loss = loss_t.item()
     if (step + 1) % int(train.log_every_steps) == 0 or step + 1 == total:
-      log(f"step {step + 1}/{total} loss={loss:.3f}")
+      log(f"step {step + 1}/{total} loss={loss:.3f} lr={rate:.6g}")
   seconds = time.perf_counter() - start
   module.eval()
-  correct = count = 0
+  logits, labels = [], []
   with torch.no_grad():
     for batch in dataset.eval(config.dataset, "test",
                               int(config.eval.batch_size)):
-      predicted = bench_references.logits_of(
-          module(inputs(batch))).argmax(-1).numpy()
-      mask = np.asarray(batch.get("mask", np.ones(len(predicted))), bool)
-      correct += int(((predicted == np.asarray(batch["label"])) & mask).sum())
-      count += int(mask.sum())
+      out = bench_references.logits_of(module(inputs(batch))).numpy()
+      keep = np.asarray(batch.get("mask", np.ones(len(out))), bool)
+      logits.append(out[keep])
+      labels.append(np.asarray(batch["label"])[keep])
+  logits, labels = np.concatenate(logits), np.concatenate(labels)
   return {"reference": f"{type(module).__module__}.{type(module).__name__}",
           "steps": total, "final_loss": loss,
           "train_clips_per_s": total * int(train.batch_size) / seconds,
-          "test_top1": correct / max(count, 1), "test_clips": count}
+          "test_top1": evaluate.hit_at_k(logits, labels, 1),
+          "test_clips": len(labels)}
 
 
 def main(argv: Sequence[str]) -> int:
@@ -131,8 +133,7 @@ def main(argv: Sequence[str]) -> int:
   except ConfigError as e:
     print(f"error: {e}", file=sys.stderr)
     return 2
-  print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                 for k, v in result.items()))
+  print(cli.summary_line(result))
   if fv.workdir:
     os.makedirs(fv.workdir, exist_ok=True)
     with open(os.path.join(fv.workdir, "torch_control.json"), "w") as f:

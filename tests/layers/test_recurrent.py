@@ -150,3 +150,29 @@ def test_late_fusion_logits_softmax_to_the_weighted_mean():
   logits = recurrent.late_fusion_logits([p1, p2], (1.0, 2.0))
   np.testing.assert_allclose(jax.nn.softmax(logits), (p1 + 2 * p2) / 3,
                              atol=1e-6)
+
+
+class _ScanFrom(nn.Module):
+  """_Scan's cells, started at step `start` from a given carry."""
+
+  @nn.compact
+  def __call__(self, carry, xs, mask, start):
+    cell = recurrent.StackedCells(
+        [recurrent.LSTMCell(n, name=f"lstm{k}") for k, n in enumerate((8, 8))])
+    return recurrent.TimeScan(cell, emit=True)(carry, xs, mask, (8,),
+                                               start=start)
+
+
+def test_a_scan_started_late_continues_from_the_given_carry():
+  model, variables, xs = _scan_setup()
+  mask = jnp.ones((3, 6), bool)
+  carry, _, ys = model.apply(variables, xs[:, :2], mask[:, :2])
+  late = _ScanFrom().apply(variables, carry, xs, mask, 2)
+  full = model.apply(variables, xs, mask)
+  for got, want in zip(jax.tree_util.tree_leaves(late[0]),
+                       jax.tree_util.tree_leaves(full[0])):
+    np.testing.assert_allclose(got, want, atol=1e-6)
+  np.testing.assert_allclose(late[2], full[2][:, 2:], atol=1e-6)
+  np.testing.assert_allclose(late[1], full[2][:, 2:].mean(1), atol=1e-6)
+  with pytest.raises(ValueError, match="start=6"):
+    _ScanFrom().apply(variables, carry, xs, mask, 6)

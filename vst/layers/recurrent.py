@@ -195,7 +195,7 @@ class TimeScan(nn.Module):
 
   @nn.compact
   def __call__(self, carry, xs, mask: jax.Array, output_shape: tuple,
-               step_weights: jax.Array | None = None):
+               step_weights: jax.Array | None = None, start: int = 0):
     """Scans the step over time.
 
     Args:
@@ -205,20 +205,27 @@ class TimeScan(nn.Module):
       output_shape: shape of one example's step output y_t (without B).
       step_weights: float[T] weights of each step's output in the mean
         (default uniform).
+      start: the first step to run (the carry already holds steps before
+        it, e.g. a first step run outside the scan to size the carry).
 
     Returns:
       (final carry, weighted mean of the valid outputs [B, ...], per-step
-      outputs [B, T, ...] with zeros at padding, or None unless `emit`).
+      outputs [B, T, ...] with zeros at padding, or None unless `emit`),
+      the mean and outputs covering steps `start`..T-1 only.
     """
     batch, time = mask.shape
+    if not 0 <= start < time:
+      raise ValueError(f"start={start} is outside the {time} steps")
     if step_weights is None:
       step_weights = jnp.ones((time,), jnp.float32)
-    scan = nn.scan(_MaskedStep, variable_broadcast="params",
+    # Steps read BatchNorm statistics (a frame encoder at inference) but
+    # never update them: the models batch the encoder over time to train.
+    scan = nn.scan(_MaskedStep, variable_broadcast=("params", "batch_stats"),
                    split_rngs={"params": False, "dropout": True},
-                   in_axes=nn.broadcast, out_axes=1, length=time,
+                   in_axes=nn.broadcast, out_axes=1, length=time - start,
                    unroll=self.unroll)
     body = scan(self.step, self.emit, name="scan")
-    init = (jnp.zeros((), jnp.int32), carry,
+    init = (jnp.full((), start, jnp.int32), carry,
             jnp.zeros((batch,) + tuple(output_shape), jnp.float32),
             jnp.zeros((batch,), jnp.float32))
     (_, carry, total, weight), ys = body(

@@ -18,10 +18,15 @@ the expensive model on 32-frame clips and the 2D ResNet R2D-26 as the cheap
 one; REFERENCE.md marks that pairing as unverified (M), and 67.7 GFLOPs per
 clip is the number checked against (`tools/published/faster.json`).
 
-The backbones run on all clips at once; only the FAST-GRU is scanned, so the
-recurrent part's memory is flat in the number of clips. Padded videos: a dict
-{"rgb": ..., "lengths": int[B]} (in frames); a clip is valid when its first
-frame is.
+At inference (and in the paper's setting of long videos), clips are
+processed a group at a time: the scan's step runs the expensive backbone on
+a group's first clip, the cheap one on the others, then FAST-GRU over them,
+so memory does not grow with the number of clips. In training the backbones
+run on all clips at once (backprop keeps every clip's activations anyway,
+BatchNorm sees the whole batch of clips, and one batched pass is faster),
+and only FAST-GRU is scanned; `scan_backbones=False` does the same at
+inference. Padded videos: a dict {"rgb": ..., "lengths": int[B]} (in
+frames); a clip is valid when its first frame is.
 """
 
 import dataclasses
@@ -114,6 +119,59 @@ class _PooledGRUStep(nn.Module):
     return h, h.mean(axis=(1, 2, 3))
 
 
+def _pool_cheap(cheap: jax.Array, expensive_shape: tuple, projection,
+                names: tuple[str, str]) -> jax.Array:
+  """Cheap maps [B, n, t', h, w, d'] averaged over time to the expensive
+  maps' t and projected to their width: [B, n, t, h, w, D]."""
+  t_exp, t_cheap = expensive_shape[2], cheap.shape[2]
+  if t_cheap % t_exp or cheap.shape[3:5] != tuple(expensive_shape[3:5]):
+    raise ConfigError(
+        f"model.cheap={names[1]!r} gives {cheap.shape[2:5]} maps that do not "
+        f"pool to model.expensive={names[0]!r}'s {tuple(expensive_shape[2:5])};"
+        f" change model.cheap_frame_stride or the backbones")
+  cheap = cheap.reshape(cheap.shape[:2] + (t_exp, t_cheap // t_exp)
+                        + cheap.shape[3:]).mean(axis=3)
+  if projection is not None:
+    cheap = projection(cheap)
+  return cheap
+
+
+class _ClipGroupStep(nn.Module):
+  """One group of clips [B, k, L, H, W, C] (clip 0 expensive, the others
+  cheap) through the backbones, then FAST-GRU over its k clips in order,
+  each masked by bool[B, k]. Output: the final hidden map's global average.
+  """
+  expensive: nn.Module
+  cheap: nn.Module | None
+  projection: nn.Module | None
+  cell: nn.Module
+  cheap_frame_stride: int
+  names: tuple[str, str]
+
+  def maps(self, clips: jax.Array) -> jax.Array:
+    """Feature maps [B, k, t, h, w, D] of a group's clips."""
+    first = self.expensive(clips[:, 0], False)[:, None]
+    if clips.shape[1] == 1:
+      return first
+    rest = clips[:, 1:, ::self.cheap_frame_stride]
+    batch, k = rest.shape[:2]
+    cheap = self.cheap(rest.reshape((batch * k,) + rest.shape[2:]), False)
+    cheap = _pool_cheap(cheap.reshape((batch, k) + cheap.shape[1:]),
+                        first.shape, self.projection, self.names)
+    return jnp.concatenate([first, cheap.astype(first.dtype)], axis=1)
+
+  def recur(self, h, maps: jax.Array, mask: jax.Array):
+    for i in range(maps.shape[1]):
+      new, _ = self.cell(h, maps[:, i])
+      h = jnp.where(mask[:, i].reshape((-1,) + (1,) * (h.ndim - 1)), new, h)
+    return h
+
+  def __call__(self, h, group):
+    clips, mask = group
+    h = self.recur(h, self.maps(clips), mask)
+    return h, h.mean(axis=(1, 2, 3))
+
+
 VARIANTS = {
     # FASTER32: R(2+1)D-50 on 32-frame clips alternating with R2D-26 on 8 of
     # a clip's 32 frames, at 112×112. The alternation and the cheap model's 8
@@ -141,6 +199,9 @@ class FASTER(nn.Module):
     cheap_frame_stride: the cheap model sees every k-th frame of its clip.
     gru_reduction: FAST-GRU's bottleneck ratio.
     dropout_rate: before the classifier.
+    scan_backbones: at inference, run the backbones inside the scan over
+      clip groups (memory flat in video length); False runs them on all
+      clips at once, as in training.
     dtype: compute dtype; params stay float32.
   """
   num_classes: int
@@ -151,6 +212,7 @@ class FASTER(nn.Module):
   cheap_frame_stride: int = 2
   gru_reduction: int = 4
   dropout_rate: float = 0.0
+  scan_backbones: bool = True
   dtype: str = "float32"
 
   def _specs(self):
@@ -181,7 +243,7 @@ class FASTER(nn.Module):
     self._specs()
     self.clip_plan(recurrent.stream_shapes(shape, ("rgb",))["rgb"][0])
 
-  def _clip_features(self, backbone, spec, x, idx, train, stride=1):
+  def _clip_features(self, backbone, x, idx, train, stride=1):
     """Backbone maps of clips `idx` of x [B, N, L, H, W, C]."""
     batch = x.shape[0]
     clips = x[:, jnp.array(idx), ::stride]
@@ -199,43 +261,74 @@ class FASTER(nn.Module):
     expensive_idx, cheap_idx = self.clip_plan(time)
     num_clips = time // self.clip_frames
     x = video.reshape((batch, num_clips, self.clip_frames) + video.shape[2:])
-    features = [self._clip_features(
-        ResNetTrunk(expensive_spec, self.dtype, name="expensive"),
-        expensive_spec, x, expensive_idx, train)]
-    width = expensive_spec.out_features
-    if cheap_idx:
-      cheap = self._clip_features(
-          ResNetTrunk(cheap_spec, self.dtype, name="cheap"), cheap_spec, x,
-          cheap_idx, train, self.cheap_frame_stride)
-      t_exp, t_cheap = features[0].shape[2], cheap.shape[2]
-      if t_cheap % t_exp or cheap.shape[3:5] != features[0].shape[3:5]:
-        raise ConfigError(
-            f"model.cheap={self.cheap!r} gives {cheap.shape[2:5]} maps that do "
-            f"not pool to model.expensive's {features[0].shape[2:5]}; change "
-            f"model.cheap_frame_stride or the backbones")
-      cheap = cheap.reshape(cheap.shape[:2] + (t_exp, t_cheap // t_exp)
-                            + cheap.shape[3:]).mean(axis=3)
-      if cheap.shape[-1] != width:
-        cheap = nn.Dense(width, dtype=jnp.dtype(self.dtype),
-                         name="cheap_projection")(cheap)
-      features.append(cheap.astype(features[0].dtype))
-    order = expensive_idx + cheap_idx
-    inverse = [order.index(i) for i in range(num_clips)]
-    sequence = jnp.concatenate(features, axis=1)[:, jnp.array(inverse)]
     if lengths is None:
       mask = jnp.ones((batch, num_clips), bool)
     else:
       starts = jnp.arange(num_clips) * self.clip_frames
       mask = starts[None, :] < jnp.asarray(lengths).astype(jnp.int32)[:, None]
+    width = expensive_spec.out_features
+    expensive = ResNetTrunk(expensive_spec, self.dtype, name="expensive")
+    cheap = projection = None
+    if cheap_idx:
+      cheap = ResNetTrunk(cheap_spec, self.dtype, name="cheap")
+      if cheap_spec.out_features != width:
+        projection = nn.Dense(width, dtype=jnp.dtype(self.dtype),
+                              name="cheap_projection")
     cell = conv_recurrent.FastGRUCell(width, self.gru_reduction,
                                       dtype=self.dtype, name="fast_gru")
-    h, _, _ = recurrent.TimeScan(_PooledGRUStep(cell), name="time")(
-        cell.initial_carry(sequence[:, 0]), sequence, mask, (width,))
+    names = (self.expensive, self.cheap)
+    if train or not self.scan_backbones:
+      h = self._all_clips_at_once(x, mask, expensive, cheap, projection, cell,
+                                  expensive_idx, cheap_idx, names, train)
+    else:
+      h = self._clip_groups_scanned(x, mask, expensive, cheap, projection,
+                                    cell, names)
     pooled = h.mean(axis=(1, 2, 3))
     self.sow("intermediates", "pre_logits", pooled)
     pooled = nn.Dropout(self.dropout_rate)(pooled, deterministic=not train)
     return nn.Dense(self.num_classes, dtype=jnp.dtype(self.dtype),
                     name="head")(pooled).astype(jnp.float32)
+
+  def _all_clips_at_once(self, x, mask, expensive, cheap, projection, cell,
+                         expensive_idx, cheap_idx, names, train):
+    """Backbones on every clip in one batch; FAST-GRU scanned over them."""
+    features = [self._clip_features(expensive, x, expensive_idx, train)]
+    if cheap_idx:
+      maps = self._clip_features(cheap, x, cheap_idx, train,
+                                 self.cheap_frame_stride)
+      features.append(_pool_cheap(maps, features[0].shape, projection,
+                                  names).astype(features[0].dtype))
+    order = expensive_idx + cheap_idx
+    inverse = [order.index(i) for i in range(x.shape[1])]
+    sequence = jnp.concatenate(features, axis=1)[:, jnp.array(inverse)]
+    h, _, _ = recurrent.TimeScan(_PooledGRUStep(cell), name="time")(
+        cell.initial_carry(sequence[:, 0]), sequence, mask,
+        (cell.features,))
+    return h
+
+  def _clip_groups_scanned(self, x, mask, expensive, cheap, projection, cell,
+                           names):
+    """Groups of `expensive_every` clips, one per scan step; memory flat in
+    the number of groups. The first group runs outside the scan, to size
+    the carry; a last incomplete group runs after it."""
+    batch, num_clips = x.shape[:2]
+    every = self.expensive_every
+    step = _ClipGroupStep(expensive, cheap, projection, cell,
+                          self.cheap_frame_stride, names, name="clip_group")
+    first = min(every, num_clips)
+    maps = step.maps(x[:, :first])
+    h = step.recur(cell.initial_carry(maps[:, 0]), maps, mask[:, :first])
+    full = num_clips // every
+    if full > 1:
+      groups = x[:, :full * every].reshape(
+          (batch, full, every) + x.shape[2:])
+      group_masks = mask[:, :full * every].reshape((batch, full, every))
+      h, _, _ = recurrent.TimeScan(step, name="time")(
+          h, (groups, group_masks), group_masks[:, :, 0], (cell.features,),
+          start=1)
+    if num_clips > full * every and full >= 1:
+      h, _ = step(h, (x[:, full * every:], mask[:, full * every:]))
+    return h
 
 
 register("faster", FASTER, VARIANTS)

@@ -28,10 +28,10 @@ setuptools.setup(
         "tqdm>=4.0",
         "av>=14",
         "opencv-contrib-python-headless>=4.10",
+        "tensorflow-datasets>=4.9.10",
+        "importlib-resources>=6",
     ],
     extras_require={
-        # TensorFlow Datasets drags TensorFlow in; only for TFDS-backed sources.
-        "tfds": ["tensorflow-datasets>=4.9"],
         # Independent implementations for parity tests and speed comparisons.
         "parity": ["torch==2.14.1", "torchvision==0.29.1", "transformers==5.23.0"],
         "test": ["pytest>=9", "pytest-xdist>=3"],

@@ -25,6 +25,10 @@ def base_config() -> ml_collections.ConfigDict:
   c.dataset.crop_size = 32
   c.dataset.num_classes = 8
   c.dataset.data_dir = ""
+  # Real-video datasets: "files" under data_dir, or "tfds": the prepared
+  # TFDS builder tfds_name under data_dir (vst.data.sources.tfds_source).
+  c.dataset.source = "files"
+  c.dataset.tfds_name = ""
 
   c.train = ml_collections.ConfigDict()
   c.train.num_steps = 100

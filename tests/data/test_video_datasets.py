@@ -258,3 +258,73 @@ def test_vivit_k400_config_reads_kinetics_with_one_field(kinetics_root):
   batch = next(builder.train(config.dataset, 1))
   assert batch["inputs"].shape == (1, 32, 224, 224, 3)
   assert builder.input_spec(config.dataset) == (32, 224, 224, 3)
+
+
+# ----------------------------------------------------------------------------
+# TFDS source.
+# ----------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def tfds_root(tmp_path_factory):
+  root = str(tmp_path_factory.mktemp("tfds"))
+  return root, video_trees.tfds_tree(root)
+
+
+def test_tfds_source_trains_on_the_asked_frames_with_their_labels(tfds_root):
+  data_dir, name = tfds_root
+  config = _config("ucf101", data_dir, 3, source="tfds", tfds_name=name)
+  builder = registry.get_dataset("ucf101")
+  builder.validate(config)
+  assert builder.class_names(config) == ["class0", "class1", "class2"]
+  assert builder.num_examples(config, "train") == 6
+  it = _train(config)
+  seen = set()
+  for _ in range(2):
+    batch = next(it)
+    assert batch["inputs"].shape == (6, 4, 48, 48, 3)
+    for clip, label in zip(batch["inputs"], batch["label"]):
+      classes, frames = video_trees.labels_and_frames(clip)
+      assert (classes == label).all()
+      np.testing.assert_array_equal(np.diff(frames), 2)
+      seen.add(int(label))
+  assert seen == {0, 1, 2}
+  it.close()
+
+
+def test_tfds_source_evaluates_every_view_of_every_video(tfds_root):
+  data_dir, name = tfds_root
+  config = _config("ucf101", data_dir, 3, source="tfds", tfds_name=name)
+  batches = list(registry.get_dataset("ucf101").eval(config, "test", 4,
+                                                     views=(2, 1)))
+  mask = np.concatenate([b["mask"] for b in batches]) > 0
+  ids = np.concatenate([b["video_id"] for b in batches])[mask]
+  labels = np.concatenate([b["label"] for b in batches])[mask]
+  assert sorted(ids.tolist()) == [0, 0, 1, 1, 2, 2]
+  inputs = np.concatenate([b["inputs"] for b in batches])[mask]
+  for clip, label in zip(inputs, labels):
+    classes, frames = video_trees.labels_and_frames(clip)
+    assert (classes == label).all()
+  # The two temporal views are the video's first and last windows.
+  starts = sorted({int(video_trees.labels_and_frames(c)[1][0])
+                   for c in inputs})
+  assert starts == [0, 24 - 7]
+
+
+@pytest.mark.parametrize("fields,match", [
+    (dict(tfds_name=""), "dataset.tfds_name"),
+    (dict(tfds_name="no_such_builder"), "no_such_builder"),
+    (dict(modalities=("rgb", "flow")), "dataset.modalities"),
+])
+def test_tfds_source_errors_name_the_field(tfds_root, fields, match):
+  data_dir, name = tfds_root
+  config = _config("ucf101", data_dir, 3, source="tfds",
+                   **{"tfds_name": name, **fields})
+  with pytest.raises(ConfigError, match=match):
+    registry.get_dataset("ucf101").validate(config)
+
+
+def test_tfds_source_names_the_splits_it_has(tfds_root):
+  data_dir, name = tfds_root
+  config = _config("ucf101", data_dir, 3, source="tfds", tfds_name=name)
+  with pytest.raises(ConfigError, match="train, test"):
+    registry.get_dataset("ucf101").num_examples(config, "validation")

@@ -29,15 +29,35 @@ class ShortVideoError(decode.DecodeError):
   """A video shorter than one clip, with dataset.short_video=skip."""
 
 
+class FileFrames:
+  """Frames of video files or frame folders, by sample number."""
+
+  def __init__(self, paths: Sequence[str]):
+    self.paths = list(paths)
+
+  def info(self, sample: int) -> tuple[int, float]:
+    info = decode.video_info(self.paths[sample])
+    return info.num_frames, info.fps
+
+  def read(self, sample: int, indices, min_resize=None) -> np.ndarray:
+    return decode.read_frames(self.paths[sample], indices, min_resize)
+
+
 class ClipMaker:
-  """Makes clips of the videos of one split."""
+  """Makes clips of the videos of one split.
+
+  `frames` reads RGB frames by sample number (`FileFrames` of `paths` by
+  default; `vst.data.sources.tfds_source.TfdsFrames` for TFDS records).
+  """
 
   def __init__(self, spec: VideoSpec, paths: Sequence[str],
-               labels: np.ndarray, flow_folders: Sequence[Optional[str]] = ()):
+               labels: np.ndarray, flow_folders: Sequence[Optional[str]] = (),
+               frames=None):
     self.spec = spec
     self.paths = list(paths)
     self.labels = np.asarray(labels, np.int32)
     self.flow_folders = list(flow_folders)
+    self.frames = frames if frames is not None else FileFrames(self.paths)
 
   def __len__(self) -> int:
     return len(self.paths)
@@ -50,8 +70,7 @@ class ClipMaker:
       meta = flow_store.flow_meta(self._flow_folder(sample))
       n, fps = int(meta["num_frames"]), float(meta.get("fps", 0.0))
     else:
-      info = decode.video_info(self.paths[sample])
-      n, fps = info.num_frames, info.fps
+      n, fps = self.frames.info(sample)
       if "flow" in spec.modalities:
         meta = flow_store.flow_meta(self._flow_folder(sample))
         n = min(n, int(meta["num_frames"]))
@@ -75,8 +94,7 @@ class ClipMaker:
     """{"rgb": uint8 [T, H, W, 3], "flow": float32 [T, H, W, 2]} as asked."""
     spec, out = self.spec, {}
     if "rgb" in spec.modalities:
-      out["rgb"] = decode.read_frames(self.paths[sample], indices,
-                                      spec.min_resize)
+      out["rgb"] = self.frames.read(sample, indices, spec.min_resize)
     if "flow" in spec.modalities:
       flow = flow_store.read_flow(self._flow_folder(sample), indices,
                                   spec.min_resize)

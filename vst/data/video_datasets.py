@@ -5,6 +5,9 @@
   ssv2                  labels JSON                vst.data.sources.ssv2
   video_folder          <split>/<class>/<video>    vst.data.sources.folders
 
+With dataset.source=tfds, any of these names reads a prepared TFDS builder
+instead (dataset.tfds_name, `vst.data.sources.tfds_source`).
+
 Each reads video files (mp4/avi/webm/mkv) or frame folders; decoding,
 sampling, augmentation and batching are shared (`vst.data.video_spec` lists
 the config fields). Eval splits yield every view of every video with a
@@ -26,6 +29,7 @@ from vst.data.sources import folders
 from vst.data.sources import index as index_lib
 from vst.data.sources import kinetics
 from vst.data.sources import ssv2
+from vst.data.sources import tfds_source
 from vst.data.sources import ucf_hmdb
 from vst.errors import ConfigError
 
@@ -52,9 +56,18 @@ def _cached_index(name: str, data_dir: str, split: str,
   return folders.folder_index(data_dir, split)
 
 
+@functools.lru_cache(maxsize=32)
+def _cached_tfds_index(tfds_name: str, data_dir: str,
+                       split: str) -> index_lib.VideoIndex:
+  return tfds_source.tfds_index(tfds_name, data_dir, split)
+
+
 def load_index(spec: spec_lib.VideoSpec, split: str) -> index_lib.VideoIndex:
   """The split's `VideoIndex` (cached per process)."""
-  index = _cached_index(spec.name, spec.data_dir, split, spec.fold)
+  if spec.source == "tfds":
+    index = _cached_tfds_index(spec.tfds_name, spec.data_dir, split)
+  else:
+    index = _cached_index(spec.name, spec.data_dir, split, spec.fold)
   if len(index.class_names) != spec.num_classes:
     raise ConfigError(
         f"dataset.num_classes={spec.num_classes} but {spec.name} at "
@@ -80,18 +93,21 @@ def _flow_folders(spec, index) -> list[Optional[str]]:
   return folders
 
 
-def make_clip_maker(spec, index) -> clips_lib.ClipMaker:
+def make_clip_maker(spec, index, split: str) -> clips_lib.ClipMaker:
+  frames = None
+  if spec.source == "tfds":
+    frames = tfds_source.TfdsFrames(spec.tfds_name, spec.data_dir, split)
   return clips_lib.ClipMaker(spec, index.paths, index.labels,
-                             _flow_folders(spec, index))
+                             _flow_folders(spec, index), frames)
 
 
 def _spec(config) -> spec_lib.VideoSpec:
   spec = spec_lib.make_video_spec(config)
-  if spec.source == "tfds":
+  if spec.source == "tfds" and "flow" in spec.modalities:
     raise ConfigError(
-        f"dataset.source='tfds' is not available for {spec.name}: "
-        "tensorflow_datasets is not installed in this environment and vst "
-        "reads TFDS only through it; use dataset.source='files'")
+        f"dataset.modalities={spec.modalities} with dataset.source='tfds': "
+        "TFDS records hold RGB frames only; precomputed flow needs "
+        "dataset.source='files' (python -m vst.tools.flow)")
   return spec
 
 
@@ -101,8 +117,8 @@ def _builder(name: str) -> registry.DatasetBuilder:
     spec = _spec(config)
     index = load_index(spec, "train")
     return video_pipeline.VideoTrainIterator(
-        spec, make_clip_maker(spec, index), batch_size, seed, shard_index,
-        shard_count)
+        spec, make_clip_maker(spec, index, "train"), batch_size, seed,
+        shard_index, shard_count)
 
   def eval_batches(config, split: str, batch_size: int, shard_index: int = 0,
                    shard_count: int = 1,
@@ -115,7 +131,7 @@ def _builder(name: str) -> registry.DatasetBuilder:
     spatial.check_num_crops(num_crops)
     index = load_index(spec, split)
     return video_pipeline.EvalStream(
-        spec, make_clip_maker(spec, index), index, batch_size, num_clips,
+        spec, make_clip_maker(spec, index, split), index, batch_size, num_clips,
         num_crops, shard_index, shard_count)
 
   def num_examples(config, split: str) -> int:
@@ -123,7 +139,8 @@ def _builder(name: str) -> registry.DatasetBuilder:
 
   def validate(config) -> None:
     spec = _spec(config)
-    index_lib.check_data_dir(spec.data_dir, name, LAYOUTS[name])
+    if spec.source != "tfds":
+      index_lib.check_data_dir(spec.data_dir, name, LAYOUTS[name])
     index = load_index(spec, "train")
     if not len(index):
       raise ConfigError(f"dataset.data_dir={spec.data_dir!r}: no usable train "

@@ -226,6 +226,9 @@ def _split_videos(config, split: str):
         f"--split needs a dataset of video files; dataset.name="
         f"{config.dataset.name!r} makes its clips in memory: name video "
         "files or folders instead")
+  if spec.source == "tfds":
+    raise ConfigError("--split reads video files; dataset.source='tfds' "
+                      "holds TFDS records: set dataset.source='files'")
   index = video_datasets.load_index(spec, split)
   return list(index.paths), list(index.labels), spec.data_dir
 

@@ -1,0 +1,133 @@
+"""Videos from a prepared TensorFlow Datasets builder (dataset.source=tfds).
+
+  --config.dataset.source=tfds --config.dataset.tfds_name=ucf101/ucf101_1_256
+  --config.dataset.data_dir=~/tensorflow_datasets
+
+The builder must already be prepared under `data_dir` (nothing is downloaded)
+in the ArrayRecord file format (`tfds build NAME --file_format=array_record`),
+the random-access format that `tfds.data_source` reads without TensorFlow.
+Examples need a "video" feature (TFDS `Video`, a `Sequence` of `Image`, or a
+uint8 tensor [N, H, W, 3]) and a "label" `ClassLabel`; split names are TFDS's.
+
+Only the frames a clip asks for are decoded: a record is parsed into its
+encoded frames, and those at the sampled indices are decoded. Sampling,
+augmentation, views and batching are the file datasets' (`vst.data.clips`).
+"""
+
+import functools
+
+import numpy as np
+
+from vst.data import decode
+from vst.data.sources import index as index_lib
+from vst.errors import ConfigError
+
+VIDEO_KEY = "video"
+LABEL_KEY = "label"
+
+
+def _tfds():
+  try:
+    import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  except ImportError as e:
+    raise ConfigError("dataset.source='tfds' needs tensorflow_datasets "
+                      "(in requirements.txt: make setup)") from e
+  return tfds
+
+
+@functools.lru_cache(maxsize=16)
+def _open(name: str, data_dir: str, split: str):
+  """(features, raw record source, parser) of one split, once per process."""
+  tfds = _tfds()
+  if not name:
+    raise ConfigError("dataset.source='tfds' needs dataset.tfds_name, e.g. "
+                      "'ucf101/ucf101_1_256'")
+  try:
+    builder = tfds.builder(name, data_dir=data_dir or None)
+    info = builder.info
+    splits = list(info.splits)
+  except Exception as e:  # pylint: disable=broad-except
+    raise ConfigError(f"dataset.tfds_name={name!r} is not a prepared TFDS "
+                      f"builder under dataset.data_dir={data_dir!r}: {e}") from e
+  if not splits:
+    raise ConfigError(f"dataset.tfds_name={name!r} is not prepared under "
+                      f"dataset.data_dir={data_dir!r} (run `tfds build {name} "
+                      f"--data_dir=... --file_format=array_record`)")
+  if split not in splits:
+    raise ConfigError(f"split {split!r} is not in TFDS {name!r}; it has "
+                      f"{', '.join(splits)}")
+  file_format = str(getattr(info.file_format, "value", info.file_format))
+  if file_format != "array_record":
+    raise ConfigError(
+        f"TFDS {name!r} is stored as {file_format}, which only TensorFlow "
+        f"reads, in order; vst reads ArrayRecord (random access): rebuild it "
+        f"with `tfds build {name} --file_format=array_record`")
+  features = info.features
+  missing = [k for k in (VIDEO_KEY, LABEL_KEY) if k not in features]
+  if missing:
+    raise ConfigError(f"TFDS {name!r} examples have {', '.join(features)}; "
+                      f"vst needs {VIDEO_KEY!r} and {LABEL_KEY!r}")
+  source = builder.as_data_source(split=split).data_source
+  parser = tfds.core.example_parser.ExampleParserNp(
+      features.get_serialized_info())
+  return features, source, parser
+
+
+def _frame_feature(features):
+  """The per-frame Image feature of a Video or Sequence feature; None for a
+  tensor feature, which is decoded whole."""
+  inner = getattr(features[VIDEO_KEY], "feature", None)
+  return inner if isinstance(inner, _tfds().features.Image) else None
+
+
+def tfds_index(name: str, data_dir: str, split: str) -> index_lib.VideoIndex:
+  """Every example of the split, labelled, without decoding any frame."""
+  features, source, parser = _open(name, data_dir, split)
+  names = list(features[LABEL_KEY].names)
+  labels = np.empty(len(source), np.int32)
+  chunk = 256
+  for start in range(0, len(source), chunk):
+    rows = source.__getitems__(range(start, min(start + chunk, len(source))))
+    for k, raw in enumerate(rows):
+      labels[start + k] = int(np.asarray(parser.parse_example(raw)[LABEL_KEY]))
+  paths = [f"tfds:{name}/{split}/{i}" for i in range(len(source))]
+  return index_lib.VideoIndex(paths=paths, labels=labels, class_names=names,
+                              num_annotated=len(paths))
+
+
+class TfdsFrames:
+  """Frame access by sample number for `vst.data.clips.ClipMaker`. Holds
+  names only, so it pickles into worker processes, each of which opens the
+  source once."""
+
+  def __init__(self, name: str, data_dir: str, split: str):
+    self.name, self.data_dir, self.split = name, data_dir, split
+
+  def _video(self, sample: int):
+    """Encoded frames (a list of bytes) or decoded frames [N, H, W, C]."""
+    features, source, parser = _open(self.name, self.data_dir, self.split)
+    video = parser.parse_example(source[sample])[VIDEO_KEY]
+    frame = _frame_feature(features)
+    if frame is None:
+      return np.asarray(features[VIDEO_KEY].decode_example_np(video))
+    return list(video)
+
+  def info(self, sample: int) -> tuple[int, float]:
+    return len(self._video(sample)), 0.0  # TFDS keeps no frame rate.
+
+  def read(self, sample: int, indices, min_resize=None) -> np.ndarray:
+    video = self._video(sample)
+    indices = np.asarray(indices)
+    if indices.size and (indices.min() < 0 or indices.max() >= len(video)):
+      raise decode.DecodeError(
+          f"tfds:{self.name}/{self.split}/{sample} has {len(video)} frames; "
+          f"asked for {indices.min()}..{indices.max()}")
+    if isinstance(video, list):
+      frame = _frame_feature(_open(self.name, self.data_dir, self.split)[0])
+      frames = np.stack([np.asarray(frame.decode_example_np(video[i]))
+                         for i in indices])
+    else:
+      frames = video[indices]
+    frames = frames.astype(np.uint8, copy=False)
+    return decode.resize_short_side(frames, min_resize) if min_resize \
+        else frames

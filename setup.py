@@ -30,6 +30,7 @@ setuptools.setup(
         "opencv-contrib-python-headless>=4.10",
         "tensorflow-datasets>=4.9.10",
         "importlib-resources>=6",
+        "grain>=0.2.18",
     ],
     extras_require={
         # Independent implementations for parity tests and speed comparisons.

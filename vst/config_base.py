@@ -29,6 +29,13 @@ def base_config() -> ml_collections.ConfigDict:
   # TFDS builder tfds_name under data_dir (vst.data.sources.tfds_source).
   c.dataset.source = "files"
   c.dataset.tfds_name = ""
+  # Real-video input pipeline (vst.data.video_spec): workers (0: one per
+  # core), "thread" or "process" workers, batches made ahead, and the loader
+  # ("vst" pools or "grain"), all giving the same batches.
+  c.dataset.num_workers = 0
+  c.dataset.worker_type = "thread"
+  c.dataset.prefetch = 2
+  c.dataset.loader = "vst"
 
   c.train = ml_collections.ConfigDict()
   c.train.num_steps = 100

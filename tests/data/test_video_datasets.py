@@ -328,3 +328,26 @@ def test_tfds_source_names_the_splits_it_has(tfds_root):
   config = _config("ucf101", data_dir, 3, source="tfds", tfds_name=name)
   with pytest.raises(ConfigError, match="train, test"):
     registry.get_dataset("ucf101").num_examples(config, "validation")
+
+
+@pytest.mark.parametrize("worker_type", ["thread", "process"])
+def test_grain_loader_gives_the_vst_loaders_batches_and_resumes(
+    folder_root, worker_type):
+  config = _config("video_folder", folder_root, 3, train_crop="random",
+                   flip=True, min_resize=56)
+  ours = _train(config, batch_size=4)
+  expected = [next(ours) for _ in range(3)]
+  ours.close()
+  config.loader, config.worker_type = "grain", worker_type
+  grain_it = _train(config, batch_size=4)
+  for want in expected[:2]:
+    got = next(grain_it)
+    np.testing.assert_array_equal(got["inputs"], want["inputs"])
+    np.testing.assert_array_equal(got["label"], want["label"])
+  state = grain_it.state()
+  assert state["position"] == 2
+  grain_it.close()
+  resumed = _train(config, batch_size=4)
+  resumed.restore(state)
+  np.testing.assert_array_equal(next(resumed)["inputs"], expected[2]["inputs"])
+  resumed.close()

@@ -47,6 +47,7 @@ def dataset_config(data_dir: str, args) -> ml_collections.ConfigDict:
   c.train_crop = args.train_crop
   c.num_workers = args.workers
   c.worker_type = args.worker_type
+  c.loader = args.loader
   c.prefetch = 2
   return c
 
@@ -85,6 +86,8 @@ def main(argv=None) -> int:
   parser.add_argument("--workers", type=int, default=0, help="0: all cores")
   parser.add_argument("--worker_type", default="thread",
                       choices=("thread", "process"))
+  parser.add_argument("--loader", default="vst", choices=("vst", "grain"),
+                      help="vst worker pools or Grain (the same batches)")
   args = parser.parse_args(sys.argv[1:] if argv is None else argv)
   with tempfile.TemporaryDirectory(prefix="vst_bench_input_") as root:
     t0 = time.perf_counter()
@@ -98,7 +101,8 @@ def main(argv=None) -> int:
   cores = os.cpu_count()
   print(f"input pipeline: {result['clips_per_s']:.2f} clips/s "
         f"({args.num_frames}x{args.crop_size}² clips, stride "
-        f"{args.frame_stride}, {args.train_crop}, {args.worker_type} workers="
+        f"{args.frame_stride}, {args.train_crop}, {args.loader} loader, "
+        f"{args.worker_type} workers="
         f"{args.workers or cores}, {cores} cores; {result['clips']} clips in "
         f"{result['seconds']:.1f}s)")
   return 0

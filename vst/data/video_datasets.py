@@ -21,6 +21,7 @@ from typing import Iterator, Optional
 
 from vst.data import clips as clips_lib
 from vst.data import flow_store
+from vst.data import grain_pipeline
 from vst.data import registry
 from vst.data import spatial
 from vst.data import video_pipeline
@@ -116,7 +117,10 @@ def _builder(name: str) -> registry.DatasetBuilder:
             shard_count: int = 1) -> video_pipeline.VideoTrainIterator:
     spec = _spec(config)
     index = load_index(spec, "train")
-    return video_pipeline.VideoTrainIterator(
+    iterator = video_pipeline.VideoTrainIterator
+    if spec.loader == "grain":
+      iterator = grain_pipeline.GrainTrainIterator
+    return iterator(
         spec, make_clip_maker(spec, index, "train"), batch_size, seed,
         shard_index, shard_count)
 

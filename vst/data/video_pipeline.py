@@ -49,6 +49,19 @@ def _stack(rows: list[dict], spec: VideoSpec) -> registry.Batch:
           "label": np.asarray([r["label"] for r in rows], np.int32)}
 
 
+def assemble_batch(spec: VideoSpec, train_seed: int, position: int,
+                   results: list) -> tuple[registry.Batch, list]:
+  """The train batch at `position` from its rows' `workers.train_item`
+  results: stacked, normalised and mixed; and the (reason, sample) pairs
+  skipped on the way."""
+  batch = _stack([clip for clip, _ in results], spec)
+  if spec.mixing:
+    rng = np.random.default_rng([spec.seed, train_seed, _MIX_STREAM,
+                                 position])
+    batch = mixing_lib.mix_batch(batch, rng, spec.mixing)
+  return batch, [s for _, skipped in results for s in skipped]
+
+
 def _log(message: str) -> None:
   from vst import observe  # pylint: disable=g-import-not-at-top
   observe.log(message)
@@ -57,6 +70,19 @@ def _log(message: str) -> None:
 # ============================================================================
 # Train.
 # ============================================================================
+
+class BatchItems:
+  """position -> the stream items of this host's rows of that batch."""
+
+  def __init__(self, global_batch_size: int, shard_index: int,
+               batch_size: int):
+    self.first = shard_index * batch_size
+    self.stride, self.size = global_batch_size, batch_size
+
+  def __call__(self, position: int) -> range:
+    first = position * self.stride + self.first
+    return range(first, first + self.size)
+
 
 class VideoTrainIterator(registry.TrainIterator):
   """Endless, resumable, prefetched batches of augmented training clips."""
@@ -78,28 +104,27 @@ class VideoTrainIterator(registry.TrainIterator):
     self._stream = workers.TrainStream(len(maker), spec.repeats, spec.seed,
                                        self._train_seed)
     self._key = _key("train")
-    self._pool = workers.make_pool(spec.worker_type, spec.num_workers,
-                                   self._key, maker, self._stream)
-    self._assembler = concurrent.futures.ThreadPoolExecutor(
-        1, thread_name_prefix="vst-batches")
-    self._pending = collections.deque()  # (position, future of batch)
+    self._maker = maker
     self._position = 0
+    self._start_workers()
     self.skipped = {reason: 0 for reason in workers.SKIP_REASONS}
     self._reported = 0
 
+  def _start_workers(self) -> None:
+    self._pool = workers.make_pool(self._spec.worker_type,
+                                   self._spec.num_workers, self._key,
+                                   self._maker, self._stream)
+    self._assembler = concurrent.futures.ThreadPoolExecutor(
+        1, thread_name_prefix="vst-batches")
+    self._pending = collections.deque()  # (position, future of batch)
+
   def items(self, position: int) -> range:
-    first = (position * self._global_batch_size +
-             self._shard_index * self._batch_size)
-    return range(first, first + self._batch_size)
+    return BatchItems(self._global_batch_size, self._shard_index,
+                      self._batch_size)(position)
 
   def _assemble(self, position: int, futures) -> tuple[registry.Batch, list]:
-    results = [f.result() for f in futures]
-    batch = _stack([clip for clip, _ in results], self._spec)
-    if self._spec.mixing:
-      rng = np.random.default_rng([self._spec.seed, self._train_seed,
-                                   _MIX_STREAM, position])
-      batch = mixing_lib.mix_batch(batch, rng, self._spec.mixing)
-    return batch, [s for _, skipped in results for s in skipped]
+    return assemble_batch(self._spec, self._train_seed, position,
+                          [f.result() for f in futures])
 
   def _schedule(self, position: int) -> None:
     futures = [self._pool.submit(workers.train_item, self._key, item)
@@ -107,11 +132,15 @@ class VideoTrainIterator(registry.TrainIterator):
     self._pending.append(
         (position, self._assembler.submit(self._assemble, position, futures)))
 
-  def __next__(self) -> registry.Batch:
+  def _next_result(self) -> tuple[registry.Batch, list]:
+    """(batch, skipped) at the current position."""
     while len(self._pending) <= self._spec.prefetch:
       self._schedule(self._position + len(self._pending))
     _, future = self._pending.popleft()
-    batch, skipped = future.result()
+    return future.result()
+
+  def __next__(self) -> registry.Batch:
+    batch, skipped = self._next_result()
     self._position += 1
     for reason, _ in skipped:
       self.skipped[reason] += 1

@@ -19,6 +19,8 @@ field), then handed, picklable, to data workers.
   fold              1, 2 or 3 (UCF-101 / HMDB-51 official splits)
   num_workers       data worker threads/processes (0: all cores)
   worker_type       thread | process
+  loader            vst (vst.data.workers pools) | grain (Grain's map and
+                    prefetch; the same batches, vst.data.grain_pipeline)
   prefetch          batches made ahead (2)
   seed              data seed, mixed with train.seed (0)
   source            files | tfds;  tfds_name   builder for source=tfds
@@ -37,6 +39,7 @@ from vst.errors import ConfigError
 MODALITIES = (("rgb",), ("flow",), ("rgb", "flow"))
 SHORT_VIDEO = ("pad", "skip")
 WORKER_TYPES = ("thread", "process")
+LOADERS = ("vst", "grain")
 SOURCES = ("files", "tfds")
 
 
@@ -60,6 +63,7 @@ class VideoSpec:
   fold: int
   num_workers: int
   worker_type: str
+  loader: str
   prefetch: int
   seed: int
   source: str
@@ -127,6 +131,7 @@ def make_video_spec(config) -> VideoSpec:
       num_workers=_int("num_workers", workers, 1),
       worker_type=_choice("worker_type", config.get("worker_type") or "thread",
                           WORKER_TYPES),
+      loader=_choice("loader", config.get("loader") or "vst", LOADERS),
       prefetch=_int("prefetch", 2 if config.get("prefetch") is None
                     else config.get("prefetch"), 0),
       seed=_int("seed", config.get("seed") or 0, 0),

@@ -78,6 +78,14 @@ def register(key: str, maker, stream: Optional[TrainStream] = None) -> None:
   cv2.setNumThreads(1)
 
 
+def ensure_registered(key: str, maker, stream: Optional[TrainStream] = None
+                      ) -> None:
+  """`register` unless this process already holds `key` (pools whose
+  workers are not started through `make_pool`, e.g. Grain's)."""
+  if key not in _MAKERS:
+    register(key, maker, stream)
+
+
 def unregister(key: str) -> None:
   for table in (_MAKERS, _STREAMS, _BAD):
     table.pop(key, None)

@@ -113,7 +113,7 @@ def test_validate_input_names_the_dataset_field(shape, message):
     (dict(attention="diagonal"), "model.attention='diagonal' is not valid"),
     (dict(vivit_model="factorised_encoder", attention="space"),
      "cannot apply to vivit_model='factorised_encoder'"),
-    (dict(classifier="max"), "model.classifier='max' is not valid"),
+    (dict(classifier="mean"), "model.classifier='mean' is not valid"),
     (dict(tubelet_init="zeros"), "model.tubelet_init='zeros' is not valid"),
     (dict(num_heads=3), "model.hidden_size=64 is not divisible by "
                         "model.num_heads=3"),
@@ -124,6 +124,18 @@ def test_bad_fields_fail_at_validation(fields, message):
 
 
 # --- Behaviour ---------------------------------------------------------------
+
+
+def test_max_classifier_pools_the_grid_tokens_by_their_max():
+  model = _model(vivit_model="spatio_temporal", classifier="max")
+  clips = jax.random.normal(jax.random.key(0), TINY_CLIPS)
+  variables = model.init(jax.random.key(1), clips, train=False)
+  assert "cls" not in variables["params"]
+  _, state = model.apply(variables, clips, train=False,
+                         capture_intermediates=True, mutable=["intermediates"])
+  grid = state["intermediates"]["transformer"]["__call__"][0][0]
+  np.testing.assert_allclose(state["intermediates"]["pre_logits"][0],
+                             grid.max(axis=(1, 2, 3)), rtol=1e-6)
 
 
 def test_attention_override_replaces_the_pattern():

@@ -36,6 +36,7 @@ import jax.numpy as jnp
 from vst.errors import ConfigError, check_choice
 from vst.layers import attention as attention_lib
 from vst.layers import embed
+from vst.layers import grid_pooling
 from vst.layers import transformer
 from vst.models.registry import register
 
@@ -92,7 +93,9 @@ VIVIT_MODELS = {
     "avg_pool": _Layout(temporal="mean"),
 }
 
-CLASSIFIERS = ("token", "gap")
+# "max" pools the grid by its max (vst.layers.grid_pooling: what shifted
+# windows need on synthetic_motion, as the tiny Swin does); not a paper's.
+CLASSIFIERS = ("token", "gap", "max")
 HEAD_INITS = {"zeros": nn.initializers.zeros,
               "lecun_normal": nn.initializers.lecun_normal()}
 
@@ -110,8 +113,8 @@ class ViViT(nn.Module):
     vivit_model: a key of `VIVIT_MODELS`.
     attention: for models 1, 3, 4: a pattern name replacing the model's own
       ("" keeps it).
-    classifier: "token" (CLS token) or "gap" (mean of the grid tokens); ""
-      takes the paper's choice for `vivit_model`.
+    classifier: "token" (CLS token), "gap" (mean of the grid tokens) or
+      "max" (their max); "" takes the paper's choice for `vivit_model`.
     temporal_layers: depth of model 2's temporal encoder.
     dropout_rate: dropout after position embeddings and in every block.
     drop_path_rate: stochastic depth of the last block; linear from 0.
@@ -228,7 +231,10 @@ class ViViT(nn.Module):
         layer_norm_eps=self.layer_norm_eps,
         gelu_approximate=self.gelu_approximate, dtype=self.dtype,
         remat=self.remat, name=f"{prefix}transformer")(grid, cls, train=train)
-    return cls if classifier == "token" else grid.mean(axis=(1, 2, 3))
+    if classifier == "token":
+      return cls
+    return grid_pooling.pool_grid(grid, "max" if classifier == "max"
+                                  else "mean", "model.classifier")
 
 
 register("vivit", ViViT, VARIANTS)

@@ -89,26 +89,10 @@ def test_other_clip_sizes_work(shape):
     # crop below the 7-pixel kernel leaves none.
     (dict(patch_padding=(1, 0, 0)), (8, 4, 32),
      "dataset.crop_size=4 is smaller than the cube embedding's kernel 7"),
-    (dict(pooling="cls"), (8, 32, 32), "model.pooling='cls' is not valid"),
 ])
 def test_bad_fields_and_sizes_fail_at_validation(fields, shape, message):
   with pytest.raises(ConfigError, match=re.escape(message)):
     _model(**fields).validate_input(shape + (3,))
-
-
-def test_max_pooling_reads_the_normalised_grid_not_the_class_token():
-  clips = jax.random.normal(jax.random.key(0), (2, 8, 32, 32, 3))
-  model = _model(pooling="max")
-  variables = model.init(jax.random.key(1), clips, train=False)
-  token = _model().apply(variables, clips, train=False)  # Same parameters.
-  _, state = model.apply(variables, clips, train=False,
-                         capture_intermediates=True, mutable=["intermediates"])
-  inter = state["intermediates"]
-  normalised = inter["norm"]["__call__"][0]
-  assert normalised.ndim == 5  # The grid, not the class token.
-  np.testing.assert_allclose(inter["pre_logits"][0],
-                             normalised.max(axis=(1, 2, 3)), rtol=1e-6)
-  assert not np.allclose(inter["head"]["__call__"][0], token, atol=1e-4)
 
 
 def test_loss_falls_in_a_short_training(tmp_path):

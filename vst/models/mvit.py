@@ -27,9 +27,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from vst.errors import ConfigError, check_choice
+from vst.errors import ConfigError
 from vst.layers import conv3d
-from vst.layers import grid_pooling
 from vst.layers import torch_init
 from vst.layers import multiscale_block
 from vst.layers import space_time_pos_embed
@@ -130,9 +129,6 @@ class MViT(nn.Module):
     dropout_rate: dropout inside the blocks' MLPs.
     drop_path_rate: stochastic depth of the last block, linear from 0.
     head_dropout_rate: dropout before the classifier (0.5 in the paper).
-    pooling: the classifier's input: "token" (the class token, the paper's),
-      or "max" / "mean" of the normalised last grid (`vst.layers.
-      grid_pooling`; the class token still attends, unread).
     layer_norm_eps: of every LayerNorm.
     dtype: compute dtype ("bfloat16" for mixed precision); params float32.
     remat: rematerialise each block in the backward pass.
@@ -154,7 +150,6 @@ class MViT(nn.Module):
   dropout_rate: float = 0.0
   drop_path_rate: float = 0.2
   head_dropout_rate: float = 0.5
-  pooling: str = "token"
   layer_norm_eps: float = 1e-6
   dtype: str = "float32"
   remat: bool = False
@@ -186,8 +181,6 @@ class MViT(nn.Module):
   def validate_input(self, shape) -> None:
     """Raises ConfigError if clips of (T, H, W, C) give an empty grid."""
     self.settings()
-    check_choice("model.pooling", self.pooling,
-                 ("token",) + grid_pooling.POOLINGS)
     names = ("dataset.num_frames", "dataset.crop_size", "dataset.crop_size")
     for name, size, k, s, p in zip(names, shape[:3], self.patch_kernel,
                                    self.patch_stride, self.patch_padding):
@@ -220,12 +213,8 @@ class MViT(nn.Module):
           s.stride_kv, self.mlp_ratio, self.dropout_rate,
           self.drop_path_rate * i / max(self.depth - 1, 1),
           self.layer_norm_eps, self.dtype, name=f"block{i}")(grid, cls, train)
-    norm = nn.LayerNorm(self.layer_norm_eps, dtype=dtype, name="norm")
-    if self.pooling == "token":
-      features = norm(cls)
-    else:
-      features = grid_pooling.pool_grid(norm(grid), self.pooling,
-                                        "model.pooling")
+    features = nn.LayerNorm(self.layer_norm_eps, dtype=dtype,
+                            name="norm")(cls)
     self.sow("intermediates", "pre_logits", features)
     features = nn.Dropout(self.head_dropout_rate)(features,
                                                   deterministic=not train)

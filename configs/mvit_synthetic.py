@@ -9,6 +9,10 @@ train clips/s. The escape from ln 8 is fragile: 1000-step schedules (lr
 and torchvision's MViT at these sizes, on the same batches and recipe
 (`python -m vst.tools.torch_control --config=configs/mvit_synthetic.py`),
 stays there for all 600 steps (12.9%; 13.3% in an earlier run).
+Nor is the class-token readout the cause (as a mean readout is for the tiny
+Swin): read out by the max of the normalised last grid instead (a pooling
+field tried and not kept), it stayed at ln 8 for all 600 steps, 12.7% test
+top-1 at 58.7 clips/s (one job, 2026-11-30).
 """
 
 from vst.config_base import synthetic_config

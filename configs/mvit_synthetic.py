@@ -12,7 +12,9 @@ stays there for all 600 steps (12.9%; 13.3% in an earlier run).
 Nor is the class-token readout the cause (as a mean readout is for the tiny
 Swin): read out by the max of the normalised last grid instead (a pooling
 field tried and not kept), it stayed at ln 8 for all 600 steps, 12.7% test
-top-1 at 58.7 clips/s (one job, 2026-11-30).
+top-1 at 58.7 clips/s (one job, 2026-11-30). Nor does the longer warm-up
+that fixed X-ViT help: 1100 steps (the 10-minute budget) with
+warmup_steps=300 stayed at ln 8, 14.6 / 10.7% at 550 / 1100 (61.1 clips/s).
 """
 
 from vst.config_base import synthetic_config

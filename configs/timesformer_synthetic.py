@@ -23,7 +23,10 @@ def get_config():
   c.model.time_init = "trunc_normal"
   # Like ViViT, a transformer without a conv's locality prior needs more
   # than the shared 600 steps. More does not help: 3600 steps (10 min 29 s,
-  # 188.7 clips/s) gave 39.1 / 47.3 / 46.7% at 1200 / 2400 / 3600.
+  # 188.7 clips/s) gave 39.1 / 47.3 / 46.7% at 1200 / 2400 / 3600. Nor does
+  # the longer warm-up that fixed X-ViT: with warmup_steps=400, 22.9 / 29.9 /
+  # 31.5% (188.1 clips/s, 2026-11-30). It finds each motion's axis, not its
+  # direction: see the README.
   c.train.num_steps = 2000
   c.train.eval_every_steps = 500
   c.checkpoint.every_steps = 500

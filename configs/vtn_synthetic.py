@@ -17,5 +17,8 @@ def get_config():
   # (2.08) for the first 375 steps at lr 1e-3, 350 steps at lr 3e-3, and 250
   # steps with model.position_init_std=1.0 (runs stopped there for time);
   # with --config.train.num_steps=2000, 13.3% test top-1 at step 500 and the
-  # loss still 2.08 at step 825 (2026-11-30, stopped there).
+  # loss still 2.08 at step 825 (2026-11-30, stopped there). The longer
+  # warm-up that fixed X-ViT does not: 3000 steps with warmup_steps=400
+  # stayed at ln 8, 13.3 / 11.7 / 9.8% at 1000 / 2000 / 3000 (160.3 clips/s,
+  # one job, 2026-11-30).
   return c

@@ -46,10 +46,7 @@ class GrainTrainIterator(video_pipeline.VideoTrainIterator):
     import grain  # pylint: disable=g-import-not-at-top
     spec = self._spec
     make = _BatchAt(self._key, self._maker, self._stream, spec,
-                    self._train_seed,
-                    video_pipeline.BatchItems(self._global_batch_size,
-                                              self._shard_index,
-                                              self._batch_size))
+                    self._train_seed, self._items)
     dataset = grain.MapDataset.range(self._position, _END).map(make)
     if spec.worker_type == "process":
       # Grain's process pool reads its absl flags; outside an absl app

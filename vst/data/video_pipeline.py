@@ -97,13 +97,13 @@ class VideoTrainIterator(registry.TrainIterator):
       raise ValueError(f"bad batch_size={batch_size} or shard "
                        f"{shard_index}/{shard_count}")
     self._spec = spec
-    self._batch_size = batch_size
-    self._shard_index = shard_index
     self._global_batch_size = batch_size * shard_count
     self._train_seed = int(seed) & 0xFFFFFFFF
     self._stream = workers.TrainStream(len(maker), spec.repeats, spec.seed,
                                        self._train_seed)
     self._key = _key("train")
+    self._items = BatchItems(self._global_batch_size, shard_index,
+                             batch_size)
     self._maker = maker
     self._position = 0
     self._start_workers()
@@ -119,8 +119,7 @@ class VideoTrainIterator(registry.TrainIterator):
     self._pending = collections.deque()  # (position, future of batch)
 
   def items(self, position: int) -> range:
-    return BatchItems(self._global_batch_size, self._shard_index,
-                      self._batch_size)(position)
+    return self._items(position)
 
   def _assemble(self, position: int, futures) -> tuple[registry.Batch, list]:
     return assemble_batch(self._spec, self._train_seed, position,

@@ -276,7 +276,7 @@ def test_tfds_source_trains_on_the_asked_frames_with_their_labels(tfds_root):
   builder = registry.get_dataset("ucf101")
   builder.validate(config)
   assert builder.class_names(config) == ["class0", "class1", "class2"]
-  assert builder.num_examples(config, "train") == 6
+  assert builder.num_examples(config, "train") == 7  # 6 and a corrupt one.
   it = _train(config)
   seen = set()
   for _ in range(2):
@@ -288,6 +288,8 @@ def test_tfds_source_trains_on_the_asked_frames_with_their_labels(tfds_root):
       np.testing.assert_array_equal(np.diff(frames), 2)
       seen.add(int(label))
   assert seen == {0, 1, 2}
+  # The corrupt record was met, skipped and counted, never trained on.
+  assert it.state()["skipped"]["unreadable"] >= 1
   it.close()
 
 

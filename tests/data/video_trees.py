@@ -172,8 +172,9 @@ def tfds_tree(data_dir: str, classes: int = 3, train_per_class: int = 2,
               num_frames: int = 24) -> str:
   """A prepared TFDS builder `vst_test_videos` (ArrayRecord) under data_dir:
   "video" a sequence of PNG frames (how TFDS's `Video` feature stores them),
-  "label" a `ClassLabel`; splits train (train_per_class videos per class)
-  and test (one per class). Returns the builder name."""
+  "label" a `ClassLabel`; splits train (train_per_class videos per class,
+  and one more of class 0 whose frames are not images) and test (one per
+  class). Returns the builder name."""
   import cv2  # pylint: disable=g-import-not-at-top
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
 
@@ -186,6 +187,9 @@ def tfds_tree(data_dir: str, classes: int = 3, train_per_class: int = 2,
         encoded = [io.BytesIO(cv2.imencode(".png", f)[1].tobytes())
                    for f in frames[..., ::-1]]  # PNG of BGR = RGB frames.
         yield f"{label}_{k}", {"video": encoded, "label": label}
+    if split_seed == 0:  # A corrupt record: its bytes do not decode.
+      yield "corrupt", {"video": [io.BytesIO(b"not a png")] * num_frames,
+                        "label": 0}
 
   # skip_registration: readers find it from its files alone, as they would
   # any prepared builder whose code they do not import.

@@ -95,6 +95,28 @@ def tfds_index(name: str, data_dir: str, split: str) -> index_lib.VideoIndex:
                               num_annotated=len(paths))
 
 
+@functools.lru_cache(maxsize=8)
+def _record(name: str, data_dir: str, split: str, sample: int):
+  """(frames, per-frame Image feature or None) of one record.
+
+  A clip asks for a record's length, then its frames: the cache parses it
+  once for both. Frames are the encoded images (a list of bytes) of a
+  Video/Sequence feature, or a tensor feature decoded whole. A record that
+  cannot be parsed is a `DecodeError`, which the data workers skip and
+  count, as they do a corrupt video file.
+  """
+  features, source, parser = _open(name, data_dir, split)
+  frame = _frame_feature(features)
+  try:
+    video = parser.parse_example(source[sample])[VIDEO_KEY]
+    if frame is None:
+      return np.asarray(features[VIDEO_KEY].decode_example_np(video)), None
+    return list(video), frame
+  except Exception as e:  # pylint: disable=broad-except
+    raise decode.DecodeError(
+        f"tfds:{name}/{split}/{sample} cannot be parsed: {e!r}") from e
+
+
 class TfdsFrames:
   """Frame access by sample number for `vst.data.clips.ClipMaker`. Holds
   names only, so it pickles into worker processes, each of which opens the
@@ -103,31 +125,27 @@ class TfdsFrames:
   def __init__(self, name: str, data_dir: str, split: str):
     self.name, self.data_dir, self.split = name, data_dir, split
 
-  def _video(self, sample: int):
-    """Encoded frames (a list of bytes) or decoded frames [N, H, W, C]."""
-    features, source, parser = _open(self.name, self.data_dir, self.split)
-    video = parser.parse_example(source[sample])[VIDEO_KEY]
-    frame = _frame_feature(features)
-    if frame is None:
-      return np.asarray(features[VIDEO_KEY].decode_example_np(video))
-    return list(video)
-
   def info(self, sample: int) -> tuple[int, float]:
-    return len(self._video(sample)), 0.0  # TFDS keeps no frame rate.
+    video, _ = _record(self.name, self.data_dir, self.split, sample)
+    return len(video), 0.0  # TFDS keeps no frame rate.
 
   def read(self, sample: int, indices, min_resize=None) -> np.ndarray:
-    video = self._video(sample)
+    video, frame = _record(self.name, self.data_dir, self.split, sample)
+    where = f"tfds:{self.name}/{self.split}/{sample}"
     indices = np.asarray(indices)
     if indices.size and (indices.min() < 0 or indices.max() >= len(video)):
       raise decode.DecodeError(
-          f"tfds:{self.name}/{self.split}/{sample} has {len(video)} frames; "
-          f"asked for {indices.min()}..{indices.max()}")
-    if isinstance(video, list):
-      frame = _frame_feature(_open(self.name, self.data_dir, self.split)[0])
-      frames = np.stack([np.asarray(frame.decode_example_np(video[i]))
-                         for i in indices])
-    else:
+          f"{where} has {len(video)} frames; asked for "
+          f"{indices.min()}..{indices.max()}")
+    if frame is None:
       frames = video[indices]
+    else:
+      try:
+        frames = np.stack([np.asarray(frame.decode_example_np(video[i]))
+                           for i in indices])
+      except Exception as e:  # pylint: disable=broad-except
+        raise decode.DecodeError(
+            f"{where}: a frame cannot be decoded: {e!r}") from e
     frames = frames.astype(np.uint8, copy=False)
     return decode.resize_short_side(frames, min_resize) if min_resize \
         else frames

@@ -17,6 +17,9 @@ def get_config():
   # removes that stall: 59.4 / 86.3 / 87.5% at 1200 / 2400 / 3600, 232.6
   # train clips/s, 8 min 32 s (one job, 2026-11-30). 4200 steps gave 87.9%
   # in 10 min 38 s (216.6 clips/s), over the 10-minute budget, so 3600 stay.
+  # A random time table (time_init="trunc_normal", so frames start apart for
+  # the order-blind temporal head) is worse: 39.1 / 75.0 / 81.8% at 1200 /
+  # 2400 / 3600, 221.8 clips/s (one job, 2026-12-01); the official zeros stay.
   # Its 1×8×8 patches see one frame each; the shifted channels of the
   # mixing attention carry the motion (ViViT's 2×8×8 tubelets see two).
   c.train.warmup_steps = 400

@@ -80,6 +80,11 @@ def _frame_feature(features):
   return inner if isinstance(inner, _tfds().features.Image) else None
 
 
+def sample_path(name: str, split: str, sample: int) -> str:
+  """The index's path of one record, which errors about it also name."""
+  return f"tfds:{name}/{split}/{sample}"
+
+
 def tfds_index(name: str, data_dir: str, split: str) -> index_lib.VideoIndex:
   """Every example of the split, labelled, without decoding any frame."""
   features, source, parser = _open(name, data_dir, split)
@@ -90,7 +95,7 @@ def tfds_index(name: str, data_dir: str, split: str) -> index_lib.VideoIndex:
     rows = source.__getitems__(range(start, min(start + chunk, len(source))))
     for k, raw in enumerate(rows):
       labels[start + k] = int(np.asarray(parser.parse_example(raw)[LABEL_KEY]))
-  paths = [f"tfds:{name}/{split}/{i}" for i in range(len(source))]
+  paths = [sample_path(name, split, i) for i in range(len(source))]
   return index_lib.VideoIndex(paths=paths, labels=labels, class_names=names,
                               num_annotated=len(paths))
 
@@ -114,7 +119,7 @@ def _record(name: str, data_dir: str, split: str, sample: int):
     return list(video), frame
   except Exception as e:  # pylint: disable=broad-except
     raise decode.DecodeError(
-        f"tfds:{name}/{split}/{sample} cannot be parsed: {e!r}") from e
+        f"{sample_path(name, split, sample)} cannot be parsed: {e!r}") from e
 
 
 class TfdsFrames:
@@ -131,7 +136,7 @@ class TfdsFrames:
 
   def read(self, sample: int, indices, min_resize=None) -> np.ndarray:
     video, frame = _record(self.name, self.data_dir, self.split, sample)
-    where = f"tfds:{self.name}/{self.split}/{sample}"
+    where = sample_path(self.name, self.split, sample)
     indices = np.asarray(indices)
     if indices.size and (indices.min() < 0 or indices.max() >= len(video)):
       raise decode.DecodeError(

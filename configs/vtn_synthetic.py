@@ -20,5 +20,13 @@ def get_config():
   # loss still 2.08 at step 825 (2026-11-30, stopped there). The longer
   # warm-up that fixed X-ViT does not: 3000 steps with warmup_steps=400
   # stayed at ln 8, 13.3 / 11.7 / 9.8% at 1000 / 2000 / 3000 (160.3 clips/s,
-  # one job, 2026-11-30).
+  # one job, 2026-11-30). Nor does breaking the time symmetry at
+  # initialisation: with model.position_init_std=1.0 the loss was still 2.08
+  # at step 800 of 1200 (2026-12-01, stopped there). The gradient path
+  # works: on synthetic_motion_appearance (16 classes; a single frame shows
+  # the appearance half of the label) the loss fell from ln 16 = 2.77 to
+  # 2.19 in 300 steps (13.1% test top-1, 151.7 clips/s, 2026-12-01), i.e. it
+  # learns what one frame shows and nothing of the motion. Like DeepVideo's
+  # late fusion (15.5% in the fusion study), per-frame features compared
+  # only after the backbone do not pick up 2-pixel motion at this budget.
   return c

@@ -32,11 +32,9 @@ from vst.layers import attention as attention_lib
 from vst.layers import embed
 from vst.layers import torch_init
 from vst.layers import transformer
+from vst.layers.head_init import HEAD_INITS
 from vst.models._variants import complete_variants
 from vst.models.registry import register
-
-HEAD_INITS = {"zeros": nn.initializers.zeros,
-              "lecun_normal": nn.initializers.lecun_normal()}
 
 
 class Motionformer(nn.Module):

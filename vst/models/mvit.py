@@ -27,11 +27,12 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from vst.errors import ConfigError
+from vst.errors import ConfigError, check_choice
 from vst.layers import conv3d
 from vst.layers import torch_init
 from vst.layers import multiscale_block
 from vst.layers import space_time_pos_embed
+from vst.layers.head_init import HEAD_INITS
 from vst.models.registry import register
 
 
@@ -130,6 +131,9 @@ class MViT(nn.Module):
     drop_path_rate: stochastic depth of the last block, linear from 0.
     head_dropout_rate: dropout before the classifier (0.5 in the paper).
     layer_norm_eps: of every LayerNorm.
+    head_init: the classifier's kernel (`vst.layers.head_init`):
+      "trunc_normal" (official and torchvision) or "lecun_normal" (from
+      scratch).
     dtype: compute dtype ("bfloat16" for mixed precision); params float32.
     remat: rematerialise each block in the backward pass.
   """
@@ -151,11 +155,13 @@ class MViT(nn.Module):
   drop_path_rate: float = 0.2
   head_dropout_rate: float = 0.5
   layer_norm_eps: float = 1e-6
+  head_init: str = "trunc_normal"
   dtype: str = "float32"
   remat: bool = False
 
   def settings(self) -> list[BlockSetting]:
     """The checked per-block settings."""
+    check_choice("model.head_init", self.head_init, HEAD_INITS)
     for field in ("dim_mul_at", "head_mul_at", "q_pool_at"):
       bad = [i for i in getattr(self, field) if not 0 <= i < self.depth]
       if bad:
@@ -219,7 +225,7 @@ class MViT(nn.Module):
     features = nn.Dropout(self.head_dropout_rate)(features,
                                                   deterministic=not train)
     logits = nn.Dense(self.num_classes, dtype=dtype,
-                      kernel_init=torch_init.DENSE,
+                      kernel_init=HEAD_INITS[self.head_init],
                       name="head")(features)
     return logits.astype(jnp.float32)
 

@@ -36,6 +36,7 @@ from vst.layers import embed
 from vst.layers import frame_position
 from vst.layers import torch_init
 from vst.layers import transformer
+from vst.layers.head_init import HEAD_INITS
 from vst.models.registry import register
 
 VARIANTS = {
@@ -49,13 +50,6 @@ VARIANTS = {
 
 # Schemes in which every frame is encoded alone (the paper's "S").
 PER_FRAME_ATTENTION = ("space",)
-
-HEAD_INITS = {
-    # The official code's (timm's) initialisation of every Linear layer.
-    "trunc_normal": torch_init.DENSE,
-    "zeros": nn.initializers.zeros,
-    "lecun_normal": nn.initializers.lecun_normal(),
-}
 
 
 class TimeSformer(nn.Module):

@@ -38,6 +38,7 @@ from vst.layers import attention as attention_lib
 from vst.layers import embed
 from vst.layers import grid_pooling
 from vst.layers import transformer
+from vst.layers.head_init import HEAD_INITS
 from vst.models.registry import register
 
 _VIT_SIZES = {  # (hidden_size, num_layers, num_heads, mlp_dim) of ViT-*.
@@ -96,9 +97,6 @@ VIVIT_MODELS = {
 # "max" pools the grid by its max (vst.layers.grid_pooling: what shifted
 # windows need on synthetic_motion, as the tiny Swin does); not a paper's.
 CLASSIFIERS = ("token", "gap", "max")
-HEAD_INITS = {"zeros": nn.initializers.zeros,
-              "lecun_normal": nn.initializers.lecun_normal()}
-
 
 class ViViT(nn.Module):
   """Video Vision Transformer.

@@ -39,14 +39,12 @@ import jax.numpy as jnp
 from vst.errors import ConfigError, check_choice
 from vst.layers import embed
 from vst.layers import transformer
+from vst.layers.head_init import HEAD_INITS
 from vst.layers.patterns_sliding_window import (ATTENTION_WINDOW,
                                                  LongformerSelfAttention,
                                                  half_window)
 from vst.models._variants import complete_variants
 from vst.models.registry import register
-
-HEAD_INITS = {"zeros": nn.initializers.zeros,
-              "lecun_normal": nn.initializers.lecun_normal()}
 
 
 class FrameViT(nn.Module):

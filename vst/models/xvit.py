@@ -35,6 +35,7 @@ from vst.layers import embed
 from vst.layers import frame_position
 from vst.layers import torch_init
 from vst.layers import transformer
+from vst.layers.head_init import HEAD_INITS
 from vst.models.registry import register
 
 VARIANTS = {
@@ -48,13 +49,6 @@ VARIANTS = {
 
 # Patterns that take one class token per frame ([B, T, N, Dh]).
 PER_FRAME_CLASS_TOKEN_PATTERNS = ("mixing",)
-
-HEAD_INITS = {
-    # The official head: normal(0, 0.001) weights (`_prepare_classifier`).
-    "normal": nn.initializers.normal(0.001),
-    "zeros": nn.initializers.zeros,
-    "lecun_normal": nn.initializers.lecun_normal(),
-}
 
 
 class XViT(nn.Module):

@@ -1,0 +1,21 @@
+"""Named initialisations of a classifier head's kernel (`model.head_init`).
+
+The official codes start their heads small or at zero, which suits
+fine-tuning a pretrained backbone: the new head must not disturb it. From
+scratch, a head that small also starves the backbone of gradient (dL/dfeatures
+= W_headᵀ(p − y) ≈ 0), and small models sit at chance until the head grows:
+the synthetic configs pick "lecun_normal".
+"""
+
+import flax.linen as nn
+
+from vst.layers import torch_init
+
+HEAD_INITS = {
+    "zeros": nn.initializers.zeros,
+    # Every nn.Linear in the timm/PyTorch codes (TimeSformer, MViT).
+    "trunc_normal": torch_init.DENSE,
+    # X-ViT's official head: normal(0, 0.001) (`_prepare_classifier`).
+    "normal": nn.initializers.normal(0.001),
+    "lecun_normal": nn.initializers.lecun_normal(),
+}

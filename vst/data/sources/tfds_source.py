@@ -15,6 +15,7 @@ augmentation, views and batching are the file datasets' (`vst.data.clips`).
 """
 
 import functools
+import threading
 
 import numpy as np
 
@@ -100,16 +101,31 @@ def tfds_index(name: str, data_dir: str, split: str) -> index_lib.VideoIndex:
                               num_annotated=len(paths))
 
 
-@functools.lru_cache(maxsize=8)
+# The record each worker thread parsed last: a clip asks for a record's
+# length, then its frames (and eval's views ask again), all from one thread,
+# so one entry per thread parses each record once while holding at most one
+# decoded video per worker; a process-wide LRU of whole decoded tensor
+# videos would hold as many as it has slots, whatever the worker count.
+_last_record = threading.local()
+
+
 def _record(name: str, data_dir: str, split: str, sample: int):
   """(frames, per-frame Image feature or None) of one record.
 
-  A clip asks for a record's length, then its frames: the cache parses it
-  once for both. Frames are the encoded images (a list of bytes) of a
-  Video/Sequence feature, or a tensor feature decoded whole. A record that
-  cannot be parsed is a `DecodeError`, which the data workers skip and
-  count, as they do a corrupt video file.
+  Frames are the encoded images (a list of bytes) of a Video/Sequence
+  feature, or a tensor feature decoded whole. A record that cannot be
+  parsed is a `DecodeError`, which the data workers skip and count, as they
+  do a corrupt video file.
   """
+  key = (name, data_dir, split, sample)
+  if getattr(_last_record, "key", None) != key:
+    _last_record.key, _last_record.value = None, None
+    _last_record.value = _parse_record(*key)
+    _last_record.key = key
+  return _last_record.value
+
+
+def _parse_record(name: str, data_dir: str, split: str, sample: int):
   features, source, parser = _open(name, data_dir, split)
   frame = _frame_feature(features)
   try:

@@ -104,6 +104,10 @@ def argument_parser(study: str, description: str) -> argparse.ArgumentParser:
   p.add_argument("--runs", default="",
                  help=f"root of the run workdirs (default workdirs/experiments/"
                  f"{study}[_smoke|_paper])")
+  p.add_argument("--update", action="store_true",
+                 help="run only the arms --arms selects and keep every other "
+                 "arm's row from the results folder's results.json (one arm "
+                 "rerun with more seeds without rerunning the study)")
   p.add_argument("--replot", action="store_true",
                  help="rewrite the tables and plots from the results folder's "
                  "results.json, running and compiling nothing")
@@ -586,11 +590,11 @@ def script_dir() -> pathlib.Path:
   return pathlib.Path(__file__).resolve().parent
 
 
-def saved_results(out: pathlib.Path) -> dict:
+def saved_results(out: pathlib.Path, flag: str = "--replot") -> dict:
   """The results.json a finished run of the study wrote in `out`."""
   path = out / "results.json"
   if not path.exists():
-    raise SystemExit(f"error: --replot: no {path}; run the study first")
+    raise SystemExit(f"error: {flag}: no {path}; run the study first")
   with open(path) as f:
     return json.load(f)
 
@@ -606,8 +610,27 @@ def run_arms(args, study: str, arms: Sequence[Arm],
     rows = saved_results(out)["results"]
     by_name = {a.name: a for a in arms}
     return out, runs, [by_name[r["arm"]] for r in rows], rows
+  all_arms = arms
   arms = select_arms(arms, args.arms, smoke_arms if args.smoke else ())
+  # Read before anything trains, so a missing file fails in seconds.
+  kept = saved_results(out, "--update")["results"] if args.update else []
   seeds = seeds_of(args)
   rows = [measure_arm(arm, seeds=seeds, steps=args.steps, runs_root=runs,
                       smoke=args.smoke, scale=args.scale) for arm in arms]
+  if args.update:
+    arms, rows = merge_rows(all_arms, kept, rows)
   return out, runs, arms, rows
+
+
+def merge_rows(arms: Sequence[Arm], saved: Sequence[dict],
+               measured: Sequence[dict]) -> tuple[list[Arm], list[dict]]:
+  """(arms, rows) of the saved rows with the measured ones replacing (or
+  joining) those of the same arm, in the study's arm order."""
+  by_name = {r["arm"]: r for r in saved}
+  by_name.update({r["arm"]: r for r in measured})
+  unknown = sorted(set(by_name) - {a.name for a in arms})
+  if unknown:
+    raise SystemExit(f"error: --update: results.json has arms {unknown} "
+                     "that the study no longer defines; rerun it in full")
+  merged = [a for a in arms if a.name in by_name]
+  return merged, [by_name[a.name] for a in merged]

@@ -172,3 +172,23 @@ def test_long_range_smoke(tmp_path):
     assert gflops == sorted(gflops) and gflops[0] < gflops[-1]
   for png in ("accuracy_vs_frames", "gflops_vs_frames", "memory_vs_frames"):
     _assert_png(out / f"{png}.png")
+
+
+def test_update_merges_rerun_arms_into_the_saved_rows():
+  common = _load("common")
+  arms = [common.Arm(name=n, model="convlstm") for n in ("a", "b", "c")]
+  saved = [{"arm": "a", "seeds": 1}, {"arm": "c", "seeds": 1}]
+  measured = [{"arm": "c", "seeds": 3}, {"arm": "b", "seeds": 3}]
+  merged_arms, rows = common.merge_rows(arms, saved, measured)
+  # Study order; the rerun arm replaces its old row, the new one joins.
+  assert [a.name for a in merged_arms] == ["a", "b", "c"]
+  assert rows == [{"arm": "a", "seeds": 1}, {"arm": "b", "seeds": 3},
+                  {"arm": "c", "seeds": 3}]
+  with pytest.raises(SystemExit, match=r"\['gone'\]"):
+    common.merge_rows(arms, [{"arm": "gone"}], measured)
+
+
+def test_update_without_saved_results_stops_before_training(tmp_path):
+  study = _load("long_range")
+  with pytest.raises(SystemExit, match="--update: no .*results.json"):
+    study.main(_smoke_args(tmp_path) + ["--update"])

@@ -15,8 +15,8 @@ field tried and not kept), it stayed at ln 8 for all 600 steps, 12.7% test
 top-1 at 58.7 clips/s (one job, 2026-11-30). Nor does the longer warm-up
 that fixed X-ViT help: 1100 steps (the 10-minute budget) with
 warmup_steps=300 stayed at ln 8, 14.6 / 10.7% at 550 / 1100 (61.1 clips/s).
-Nor is the small official head (trunc normal σ 0.02, which starves the
-backbone of gradient until it grows): with --config.model.head_init=
+Nor is the small official head (trunc normal σ 0.02; a small head passes
+the backbone little gradient): with --config.model.head_init=
 lecun_normal the loss was 2.16 / 2.11 / 2.10 at steps 200 / 300 / 400, at
 ln 8 where the official head's run had left it (2026-12-01, stopped there).
 """

@@ -98,6 +98,7 @@ VIVIT_MODELS = {
 # windows need on synthetic_motion, as the tiny Swin does); not a paper's.
 CLASSIFIERS = ("token", "gap", "max")
 
+
 class ViViT(nn.Module):
   """Video Vision Transformer.
 

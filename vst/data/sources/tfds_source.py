@@ -119,6 +119,8 @@ def _record(name: str, data_dir: str, split: str, sample: int):
   """
   key = (name, data_dir, split, sample)
   if getattr(_last_record, "key", None) != key:
+    # Drop the previous video before parsing the next (peak memory), and
+    # leave no key behind if the parse raises.
     _last_record.key, _last_record.value = None, None
     _last_record.value = _parse_record(*key)
     _last_record.key = key

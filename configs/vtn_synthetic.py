@@ -22,7 +22,9 @@ def get_config():
   # stayed at ln 8, 13.3 / 11.7 / 9.8% at 1000 / 2000 / 3000 (160.3 clips/s,
   # one job, 2026-11-30). Nor does breaking the time symmetry at
   # initialisation: with model.position_init_std=1.0 the loss was still 2.08
-  # at step 800 of 1200 (2026-12-01, stopped there). The gradient path
+  # at step 800 of 1200 (2026-12-01, stopped there). Nor does Adam's
+  # β2 = 0.95 that sped X-ViT up: loss 2.07 after 600 steps, 13.3% test
+  # top-1 (2026-12-01, two jobs on the cores). The gradient path
   # works: on synthetic_motion_appearance (16 classes; a single frame shows
   # the appearance half of the label) the loss fell from ln 16 = 2.77 to
   # 2.19 in 300 steps (13.1% test top-1, 151.7 clips/s, 2026-12-01), i.e. it

@@ -21,6 +21,14 @@ lecun_normal the loss was 2.16 / 2.11 / 2.10 at steps 200 / 300 / 400, at
 ln 8 where the official head's run had left it (2026-12-01, stopped there).
 Nor does Adam's β2 = 0.95 that sped X-ViT up: ln 8 for all 600 steps,
 12.3% test top-1 (2026-12-01, two jobs on the cores).
+
+2026-12-05, with the depthwise convs' written-out gradient
+(`vst.layers.conv3d`): this config trains at 164.7 clips/s (61.0 before)
+and gives 37.1 / 59.8% at 300 / 600. The time that frees does not help
+yet: 2400 steps stayed at ln 8 to step 1175 (11.3% at 600), also without
+the 0.5 head dropout (11.5% at 600, ln 8 at 1200); so did learning rate
+3e-3 (to step 475) and a cube embedding of temporal stride 1 (to step 225);
+runs stopped there.
 """
 
 from vst.config_base import synthetic_config

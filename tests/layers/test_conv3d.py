@@ -148,6 +148,29 @@ def test_frames_lowering_computes_the_native_conv(kernel_shape, strides,
   assert macs[0] == macs[1]
 
 
+@pytest.mark.parametrize("kernel_shape,strides,padding", [
+    ((3, 3, 3, 1, 16), (1, 1, 1), None),
+    ((3, 3, 3, 1, 16), (1, 4, 4), None),  # MViT's K/V pooling
+    ((1, 3, 3, 1, 16), (2, 2, 2), None),
+    # Channel multiplier 2, uneven padding, a stride that leaves a remainder.
+    ((3, 5, 5, 1, 32), (2, 3, 1), ((0, 1), (2, 0), (1, 1))),
+])
+def test_depthwise_gradient_written_out_matches_native(kernel_shape, strides,
+                                                       padding):
+  """The frames lowering's depthwise conv has a hand-written VJP."""
+  kernel = jax.random.normal(jax.random.key(3), kernel_shape)
+  padding = padding or conv3d.same_padding(kernel_shape[:3])
+  groups = X.shape[-1]
+
+  def gradients(lowering):
+    loss = lambda x, k: jnp.sum(jnp.sin(conv3d.spacetime_conv(
+        x, k, strides, padding, groups, lowering)))
+    return jax.grad(loss, (0, 1))(X, kernel)
+
+  for frames, native in zip(gradients("frames"), gradients("native")):
+    np.testing.assert_allclose(frames, native, rtol=1e-4, atol=1e-4)
+
+
 def test_environment_forces_the_auto_lowering(monkeypatch):
   """VST_CONV_LOWERING makes "auto" compile what an accelerator would run
   (used to measure accelerator memory on a CPU host); a bad value names

@@ -192,3 +192,12 @@ def test_update_without_saved_results_stops_before_training(tmp_path):
   study = _load("long_range")
   with pytest.raises(SystemExit, match="--update: no .*results.json"):
     study.main(_smoke_args(tmp_path) + ["--update"])
+
+
+def test_long_range_vtn_arm_keeps_the_papers_per_frame_backbone():
+  """configs/vtn_synthetic.py trains 2-frame tubelets; the study's VTN does
+  not, so its recorded rows stay the paper's model."""
+  study, common = _load("long_range"), _load("common")
+  arm = next(a for a in study.ARMS if a.name == "vtn_T8")
+  c = common.arm_config(arm, steps=10, seed=0)
+  assert (c.model.tubelet_frames, c.train.b2) == (1, 0.999)

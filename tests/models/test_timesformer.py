@@ -53,6 +53,13 @@ def test_every_scheme_builds_and_runs(attention):
       attention != "space")
 
 
+def test_hf_reference_is_not_offered_for_tubelets():
+  """HF's patch embedding holds one frame: bench compares no other model."""
+  from vst.models.convert import timesformer_hf  # pylint: disable=g-import-not-at-top
+  assert timesformer_hf.hf_timesformer(
+      None, dict(attention="divided", tubelet_frames=2)) is None
+
+
 def test_divided_blocks_have_time_then_space_attention():
   stages = [name for name, _ in attention_lib.get_pattern("divided")]
   assert stages == ["time_attention", "space_attention"]
@@ -119,6 +126,10 @@ def test_divided_cost_grows_linearly_in_frames_and_joint_quadratically():
      "model.head_init='ones' is not valid"),
     (dict(num_heads=3), (8, 32, 32, 3),
      "model.hidden_size=64 is not divisible by model.num_heads=3"),
+    (dict(tubelet_frames=3), (8, 32, 32, 3),
+     "dataset.num_frames=8 is not divisible by model.tubelet_frames=3"),
+    (dict(tubelet_frames=0), (8, 32, 32, 3),
+     "model.tubelet_frames=0 must be >= 1"),
 ])
 def test_bad_fields_fail_at_validation(fields, shape, message):
   with pytest.raises(ConfigError, match=re.escape(message)):

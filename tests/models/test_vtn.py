@@ -168,6 +168,24 @@ def test_backbone_in_chunks_gives_the_same_logits():
   np.testing.assert_allclose(_tiny_logits(4), _tiny_logits(0), atol=1e-5)
 
 
+def test_two_frame_tubelets_give_one_temporal_step_per_pair():
+  model = _model(tubelet_frames=2)
+  clips = jax.random.normal(jax.random.key(0), TINY_CLIPS)
+  variables = model.init(jax.random.key(1), clips, train=False)
+  params = variables["params"]
+  assert params["backbone"]["vit"]["patch_embed"]["kernel"].shape[:3] == (
+      2, 8, 8)
+  # The Longformer gets 3 steps for 6 frames: [CLS] + 3 positions.
+  _model(tubelet_frames=2, max_positions=4).validate_input(TINY_CLIPS[1:])
+  with pytest.raises(ConfigError, match="needs 7 positions"):
+    _model(max_positions=4).validate_input(TINY_CLIPS[1:])
+  # In chunks of 4 frames (2 tubelets): one full chunk, one zero-padded.
+  chunked = _model(tubelet_frames=2, frames_per_chunk=4).apply(
+      variables, clips, train=False)
+  np.testing.assert_allclose(
+      chunked, model.apply(variables, clips, train=False), atol=1e-5)
+
+
 def test_one_chunk_of_frames_is_traced_whatever_the_video_length():
   """A scan over chunks: the backbone appears once in the program."""
   model = _model("tiny", frames_per_chunk=4)
@@ -192,6 +210,10 @@ def test_one_chunk_of_frames_is_traced_whatever_the_video_length():
      "model.hidden_size=64 is not divisible by model.temporal_heads=3"),
     (dict(frames_per_chunk=-1), (8, 16, 16, 3),
      "model.frames_per_chunk=-1 must be ≥ 0"),
+    (dict(tubelet_frames=3), (8, 16, 16, 3),
+     "dataset.num_frames=8 is not divisible by model.tubelet_frames=3"),
+    (dict(tubelet_frames=2, frames_per_chunk=3), (8, 16, 16, 3),
+     "model.frames_per_chunk=3 is not a multiple of model.tubelet_frames=2"),
 ])
 def test_bad_fields_fail_at_validation(fields, shape, message):
   with pytest.raises(ConfigError, match=re.escape(message)):

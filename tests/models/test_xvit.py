@@ -76,6 +76,8 @@ def test_cost_grows_linearly_in_frames():
     (dict(head_init="ones"), "model.head_init='ones' is not valid"),
     (dict(num_heads=3), "model.hidden_size=64 is not divisible by "
                         "model.num_heads=3"),
+    (dict(tubelet_frames=3), "dataset.num_frames=8 is not divisible by "
+                             "model.tubelet_frames=3"),
 ])
 def test_bad_fields_fail_at_validation(fields, message):
   with pytest.raises(ConfigError, match=re.escape(message)):

@@ -82,10 +82,18 @@ def check_tubelets_fit(shape, tubelet_size) -> None:
         f"the tubelet's patch size {p_h}×{p_w} (model.tubelet_size)")
 
 
-def check_patches_fit(shape, patch_size: int) -> None:
-  """ConfigError unless (T, H, W, C) frames cut into square patches of
-  model.patch_size (per-frame patch embeddings: TimeSformer, X-ViT)."""
-  _, height, width = shape[:3]
+def check_patches_fit(shape, patch_size: int, tubelet_frames: int = 1
+                      ) -> None:
+  """ConfigError unless (T, H, W, C) clips cut into tubelets of
+  model.tubelet_frames frames and square patches of model.patch_size
+  (frame patch embeddings: TimeSformer, X-ViT, VTN)."""
+  frames, height, width = shape[:3]
+  if tubelet_frames < 1:
+    raise ConfigError(f"model.tubelet_frames={tubelet_frames} must be >= 1")
+  if frames % tubelet_frames:
+    raise ConfigError(
+        f"dataset.num_frames={frames} is not divisible by "
+        f"model.tubelet_frames={tubelet_frames}")
   if height % patch_size or width % patch_size:
     raise ConfigError(
         f"dataset.crop_size: {height}×{width} frames are not divisible by "

@@ -62,6 +62,9 @@ class TimeSformer(nn.Module):
     num_heads: attention heads.
     mlp_dim: MLP hidden width.
     patch_size: p of the p×p frame patches.
+    tubelet_frames: frames per token. 1 is the paper's (an image ViT's patch
+      embedding on every frame); 2 gives ViViT's t×p×p tubelets, so that a
+      token sees motion before any attention (not a published variant).
     attention: the space-time attention scheme, see the module docstring.
     dropout_rate: dropout after the position embeddings and in every block.
     drop_path_rate: stochastic depth of the last block; linear from 0.
@@ -79,6 +82,7 @@ class TimeSformer(nn.Module):
   num_heads: int
   mlp_dim: int
   patch_size: int = 16
+  tubelet_frames: int = 1
   attention: str = "divided"
   dropout_rate: float = 0.0
   drop_path_rate: float = 0.0
@@ -103,7 +107,7 @@ class TimeSformer(nn.Module):
   def validate_input(self, shape) -> None:
     """Raises ConfigError unless clips of (T, H, W, C) cut into patches."""
     self._check()
-    embed.check_patches_fit(shape, self.patch_size)
+    embed.check_patches_fit(shape, self.patch_size, self.tubelet_frames)
 
   @nn.compact
   def __call__(self, inputs: jax.Array, *, train: bool) -> jax.Array:
@@ -120,7 +124,8 @@ class TimeSformer(nn.Module):
     dtype = jnp.dtype(self.dtype)
     p = self.patch_size
     grid = embed.tubelet_embedding(
-        self.hidden_size, (1, p, p), "random", dtype=self.dtype,
+        self.hidden_size, (self.tubelet_frames, p, p), "random",
+        dtype=self.dtype,
         name="patch_embed")(inputs.astype(dtype))
     batch, frames = grid.shape[:2]
     per_frame = self.attention in PER_FRAME_ATTENTION

@@ -48,11 +48,13 @@ from vst.models.registry import register
 
 
 class FrameViT(nn.Module):
-  """A ViT on single frames: [N, H, W, C] -> [N, D] (the final [CLS]).
+  """A ViT on single frames (or on tubelets of a few): [N, t, H, W, C] ->
+  [N, D] (the final [CLS]).
 
   Attributes:
     hidden_size, num_layers, num_heads, mlp_dim: the ViT's size.
     patch_size: p of the p×p patches.
+    tubelet_frames: t, the frames one input holds (1: the paper's).
     layer_norm_eps: LayerNorm epsilon (1e-6 in timm's ViT).
     dropout_rate: dropout after positions and in every block.
     train: enables dropout (rng collection "dropout").
@@ -64,6 +66,7 @@ class FrameViT(nn.Module):
   num_heads: int
   mlp_dim: int
   patch_size: int
+  tubelet_frames: int = 1
   layer_norm_eps: float = 1e-6
   dropout_rate: float = 0.0
   train: bool = False
@@ -73,10 +76,11 @@ class FrameViT(nn.Module):
   @nn.compact
   def __call__(self, frames: jax.Array) -> jax.Array:
     p = self.patch_size
-    # A one-frame grid [N, 1, H/p, W/p, D]: the shared encoder's layout.
-    grid = embed.tubelet_embedding(self.hidden_size, (1, p, p), "random",
+    # A one-step grid [N, 1, H/p, W/p, D]: the shared encoder's layout.
+    grid = embed.tubelet_embedding(self.hidden_size,
+                                   (self.tubelet_frames, p, p), "random",
                                    dtype=self.dtype, name="patch_embed")(
-                                       frames[:, None])
+                                       frames)
     cls = self.param("cls", nn.initializers.zeros, (self.hidden_size,))
     cls = jnp.broadcast_to(cls.astype(grid.dtype),
                            (grid.shape[0], self.hidden_size))
@@ -200,6 +204,10 @@ class VTN(nn.Module):
     hidden_size: D of the backbone and of the temporal encoder.
     num_layers, num_heads, mlp_dim: the per-frame ViT.
     patch_size: the ViT's patch size.
+    tubelet_frames: frames per backbone input. 1 is the paper's (a 2D ViT
+      on every frame); with 2 the backbone sees each pair of frames through
+      a 2×p×p patch embedding, so motion reaches it before the temporal
+      encoder (not a published variant) and the Longformer gets T/2 steps.
     temporal_layers: Longformer layers (3 in VIT_B_VTN, 1 in the paper's
       smaller variant).
     temporal_heads: Longformer heads.
@@ -215,8 +223,9 @@ class VTN(nn.Module):
       scale, such positions barely tell frames apart at initialisation
       (reversing a tiny model's clip moves its logits by ~1%; ~65% at 1.0).
     dropout_rate: dropout in the per-frame ViT (0 in VTN).
-    frames_per_chunk: frames the backbone processes at a time (0: all);
-      the clip is zero-padded to a multiple and the padding dropped.
+    frames_per_chunk: frames the backbone processes at a time (0: all), a
+      multiple of tubelet_frames; the clip is zero-padded to a multiple and
+      the padding dropped.
     head_init: "zeros" or "lecun_normal" for the classifier.
     dtype: compute dtype; params stay float32.
     remat: rematerialise each ViT block in the backward pass.
@@ -227,6 +236,7 @@ class VTN(nn.Module):
   num_heads: int
   mlp_dim: int
   patch_size: int
+  tubelet_frames: int = 1
   temporal_layers: int = 3
   temporal_heads: int = 12
   temporal_mlp_dim: int = 3072
@@ -253,6 +263,13 @@ class VTN(nn.Module):
     if self.frames_per_chunk < 0:
       raise ConfigError(f"model.frames_per_chunk={self.frames_per_chunk} "
                         "must be ≥ 0 (0: all frames at once)")
+    if self.tubelet_frames < 1:
+      raise ConfigError(
+          f"model.tubelet_frames={self.tubelet_frames} must be >= 1")
+    if self.frames_per_chunk % self.tubelet_frames:
+      raise ConfigError(
+          f"model.frames_per_chunk={self.frames_per_chunk} is not a "
+          f"multiple of model.tubelet_frames={self.tubelet_frames}")
     if self.temporal_layers < 1:
       raise ConfigError(
           f"model.temporal_layers={self.temporal_layers} must be ≥ 1")
@@ -260,28 +277,30 @@ class VTN(nn.Module):
   def validate_input(self, shape) -> None:
     """Raises ConfigError unless (T, H, W, C) clips fit the model."""
     self._check()
-    frames, height, width, _ = shape
-    if height % self.patch_size or width % self.patch_size:
+    frames = shape[0]
+    embed.check_patches_fit(shape, self.patch_size, self.tubelet_frames)
+    steps = frames // self.tubelet_frames
+    if steps + 1 > self.max_positions:
       raise ConfigError(
-          f"dataset.crop_size: {height}×{width} frames are not divisible by "
-          f"the patch size {self.patch_size} (model.patch_size)")
-    if frames + 1 > self.max_positions:
-      raise ConfigError(
-          f"dataset.num_frames={frames} needs {frames + 1} positions (one for "
+          f"dataset.num_frames={frames} needs {steps + 1} positions (one for "
           f"[CLS]) but model.max_positions={self.max_positions}")
 
   def _frame_features(self, inputs: jax.Array, train: bool) -> jax.Array:
-    """[B, T, H, W, C] -> [B, T, D], `frames_per_chunk` frames at a time."""
-    batch, frames = inputs.shape[:2]
-    chunk = self.frames_per_chunk or frames
+    """[B, T, H, W, C] -> [B, T/t, D], `frames_per_chunk` frames at a time
+    (t = tubelet_frames)."""
+    t = self.tubelet_frames
+    batch, frames = inputs.shape[0], inputs.shape[1] // t
+    x = inputs.reshape((batch, frames, t) + inputs.shape[2:])
+    chunk = self.frames_per_chunk // t or frames
     chunks = -(-frames // chunk)
     pad = chunks * chunk - frames
-    x = jnp.pad(inputs, [(0, 0), (0, pad)] + [(0, 0)] * 3)
+    x = jnp.pad(x, [(0, 0), (0, pad)] + [(0, 0)] * 4)
     x = x.reshape((batch, chunks, chunk) + x.shape[2:])
     x = jnp.moveaxis(x, 1, 0).reshape((chunks, batch * chunk) + x.shape[3:])
     vit = dict(hidden_size=self.hidden_size, num_layers=self.num_layers,
                num_heads=self.num_heads, mlp_dim=self.mlp_dim,
-               patch_size=self.patch_size, dropout_rate=self.dropout_rate,
+               patch_size=self.patch_size, tubelet_frames=t,
+               dropout_rate=self.dropout_rate,
                train=train, dtype=self.dtype, remat=self.remat)
     # Attention maps recorded in the backbone (`vst.layers.attention`, only
     # when requested) stack along the scan: [chunks, B·chunk, ...].

@@ -61,6 +61,9 @@ class XViT(nn.Module):
     num_heads: attention heads (of the encoder and of the temporal layer).
     mlp_dim: MLP hidden width (of the encoder and of the temporal layer).
     patch_size: p of the p×p frame patches.
+    tubelet_frames: frames per token; 1 is the paper's. With 2 (ViViT's
+      t×p×p tubelets, not a published variant) the mixing and the per-frame
+      class tokens work on pairs of frames.
     head_mlp_dim: hidden width of the MLP head.
     attention: the encoder's pattern; one of
       `PER_FRAME_CLASS_TOKEN_PATTERNS` ("mixing": t_w = 1, SHIFT_DIV 8).
@@ -82,6 +85,7 @@ class XViT(nn.Module):
   num_heads: int
   mlp_dim: int
   patch_size: int = 16
+  tubelet_frames: int = 1
   head_mlp_dim: int = 768
   attention: str = "mixing"
   temporal_layers: int = 1
@@ -113,7 +117,7 @@ class XViT(nn.Module):
   def validate_input(self, shape) -> None:
     """Raises ConfigError unless clips of (T, H, W, C) cut into patches."""
     self._check()
-    embed.check_patches_fit(shape, self.patch_size)
+    embed.check_patches_fit(shape, self.patch_size, self.tubelet_frames)
 
   @nn.compact
   def __call__(self, inputs: jax.Array, *, train: bool) -> jax.Array:
@@ -130,7 +134,8 @@ class XViT(nn.Module):
     dtype = jnp.dtype(self.dtype)
     p = self.patch_size
     grid = embed.tubelet_embedding(
-        self.hidden_size, (1, p, p), "random", dtype=self.dtype,
+        self.hidden_size, (self.tubelet_frames, p, p), "random",
+        dtype=self.dtype,
         name="patch_embed")(inputs.astype(dtype))
     batch, frames = grid.shape[:2]
     init = torch_init.TABLE

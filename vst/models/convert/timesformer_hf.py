@@ -149,10 +149,11 @@ def params_from_hf_timesformer(state_dict: Mapping[str, Any],
 @bench_references.register("timesformer", layout="BTCHW")
 def hf_timesformer(config, kwargs):
   """HF's TimesformerForVideoClassification (divided, joint; not space-only,
-  whose HF classifier sees one class token per frame)."""
+  whose HF classifier sees one class token per frame, nor tubelets of more
+  than one frame, which HF's patch embedding cannot hold)."""
   ours_to_hf = {ours: hf for hf, ours in ATTENTION.items() if ours != "space"}
   attention = kwargs.get("attention", "divided")
-  if attention not in ours_to_hf:
+  if attention not in ours_to_hf or kwargs.get("tubelet_frames", 1) != 1:
     return None
   import transformers  # pylint: disable=g-import-not-at-top
   hf_config = transformers.TimesformerConfig(

@@ -28,7 +28,8 @@ and gives 37.1 / 59.8% at 300 / 600. The time that frees does not help
 yet: 2400 steps stayed at ln 8 to step 1175 (11.3% at 600), also without
 the 0.5 head dropout (11.5% at 600, ln 8 at 1200); so did learning rate
 3e-3 (to step 475) and a cube embedding of temporal stride 1 (to step 225);
-runs stopped there.
+runs stopped there. 1200 steps left ln 8 at step ~525 with seed 0 (31.3 /
+48.2% at 600 / 1200) and not by step 600 with seed 1 (10.7%).
 """
 
 from vst.config_base import synthetic_config

@@ -79,8 +79,8 @@ class FrameViT(nn.Module):
     # A one-step grid [N, 1, H/p, W/p, D]: the shared encoder's layout.
     grid = embed.tubelet_embedding(self.hidden_size,
                                    (self.tubelet_frames, p, p), "random",
-                                   dtype=self.dtype, name="patch_embed")(
-                                       frames)
+                                   dtype=self.dtype, name="patch_embed",
+                                   in_loop=True)(frames)
     cls = self.param("cls", nn.initializers.zeros, (self.hidden_size,))
     cls = jnp.broadcast_to(cls.astype(grid.dtype),
                            (grid.shape[0], self.hidden_size))

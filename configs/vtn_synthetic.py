@@ -43,7 +43,9 @@ def get_config():
   # kernel gradient inside the backbone's scan; through `vst.layers.loop_conv`
   # it trains at 946.2 clips/s, so 9600 steps fit: 85.2 / 92.4 / 94.1% at
   # 3200 / 6400 / 9600, 5 min 44 s (one job, 2026-12-05).
-  # --config.model.tubelet_frames=1 gives the paper's model.
+  # --config.model.tubelet_frames=1 gives the paper's model; even with these
+  # 9600 steps it stayed at ln 8 (15.0% at 3200, loss 2.08 at step 6250,
+  # where it was stopped; 456 clips/s, 2026-12-05).
   c.model.tubelet_frames = 2
   c.train.warmup_steps = 400
   c.train.b2 = 0.95

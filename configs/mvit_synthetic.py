@@ -29,7 +29,9 @@ yet: 2400 steps stayed at ln 8 to step 1175 (11.3% at 600), also without
 the 0.5 head dropout (11.5% at 600, ln 8 at 1200); so did learning rate
 3e-3 (to step 475) and a cube embedding of temporal stride 1 (to step 225);
 runs stopped there. 1200 steps left ln 8 at step ~525 with seed 0 (31.3 /
-48.2% at 600 / 1200) and not by step 600 with seed 1 (10.7%).
+48.2% at 600 / 1200) and not by step 600 with seed 1 (10.7%). 2400 steps
+at learning rate 5e-4 left it at step ~1200: 12.3 / 59.4 / 61.5% at 800 /
+1600 / 2400, 169 clips/s, 8 min 7 s (one job) - the best so far.
 """
 
 from vst.config_base import synthetic_config

@@ -83,14 +83,18 @@ def check_tubelets_fit(shape, tubelet_size) -> None:
         f"the tubelet's patch size {p_h}×{p_w} (model.tubelet_size)")
 
 
+def check_tubelet_frames(tubelet_frames: int) -> None:
+  if tubelet_frames < 1:
+    raise ConfigError(f"model.tubelet_frames={tubelet_frames} must be >= 1")
+
+
 def check_patches_fit(shape, patch_size: int, tubelet_frames: int = 1
                       ) -> None:
   """ConfigError unless (T, H, W, C) clips cut into tubelets of
   model.tubelet_frames frames and square patches of model.patch_size
   (frame patch embeddings: TimeSformer, X-ViT, VTN)."""
   frames, height, width = shape[:3]
-  if tubelet_frames < 1:
-    raise ConfigError(f"model.tubelet_frames={tubelet_frames} must be >= 1")
+  check_tubelet_frames(tubelet_frames)
   if frames % tubelet_frames:
     raise ConfigError(
         f"dataset.num_frames={frames} is not divisible by "

@@ -263,9 +263,7 @@ class VTN(nn.Module):
     if self.frames_per_chunk < 0:
       raise ConfigError(f"model.frames_per_chunk={self.frames_per_chunk} "
                         "must be ≥ 0 (0: all frames at once)")
-    if self.tubelet_frames < 1:
-      raise ConfigError(
-          f"model.tubelet_frames={self.tubelet_frames} must be >= 1")
+    embed.check_tubelet_frames(self.tubelet_frames)
     if self.frames_per_chunk % self.tubelet_frames:
       raise ConfigError(
           f"model.frames_per_chunk={self.frames_per_chunk} is not a "

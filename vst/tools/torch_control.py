@@ -64,9 +64,8 @@ def train_and_evaluate(config, log=print) -> dict:
   reference = bench_references.build_reference(config)
   if reference is None:
     raise ConfigError(f"model.name={config.model.name!r} has no PyTorch "
-                      "reference here at these model settings (HF's "
-                      "TimeSformer: model.tubelet_frames=1 only), or torch "
-                      "is not installed")
+                      "reference here at these model settings (see "
+                      "vst.bench_references), or torch is not installed")
   module, layout = reference
   torch.manual_seed(int(train.seed))
   dataset = registry.get_dataset(config.dataset.name)

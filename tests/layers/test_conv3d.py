@@ -5,11 +5,13 @@ import functools
 
 import jax
 import jax.numpy as jnp
+from jax import lax
 import numpy as np
 import pytest
 
 from vst.errors import ConfigError
 from vst.layers import conv3d
+from vst.layers import embed
 from vst.tools import flops
 
 X = jax.random.normal(jax.random.key(0), (2, 4, 8, 8, 16))
@@ -169,6 +171,49 @@ def test_depthwise_gradient_written_out_matches_native(kernel_shape, strides,
 
   for frames, native in zip(gradients("frames"), gradients("native")):
     np.testing.assert_allclose(frames, native, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("kernel_shape", [(2, 4, 4, 16, 8), (1, 3, 3, 16, 8)])
+def test_patch_embeddings_run_as_one_matmul_with_the_native_values(
+    kernel_shape):
+  """Stride = kernel without padding (a patch embedding) is a patchify
+  matmul in the frames lowering and in `tubelet_embedding`'s nn.Conv: same
+  values, gradients and MACs as the native conv; a remainder is dropped as
+  "VALID" drops it (X is 4×8×8: 1×3×3 patches leave two rows)."""
+  kernel = jax.random.normal(jax.random.key(3), kernel_shape)
+  strides, padding = kernel_shape[:3], ((0, 0),) * 3
+  assert conv3d.is_patchify(kernel.shape, strides, padding)
+
+  def loss(lowering):
+    return lambda x, k: jnp.sum(jnp.sin(conv3d.spacetime_conv(
+        x, k, strides, padding, 1, lowering)))
+
+  def primitives(lowering):
+    jaxpr = jax.make_jaxpr(lambda x: conv3d.spacetime_conv(
+        x, kernel, strides, padding, 1, lowering))(X)
+    return {e.primitive.name for e in jaxpr.eqns}
+
+  assert "conv_general_dilated" not in primitives("frames")
+  assert "dot_general" in primitives("frames")
+  np.testing.assert_allclose(
+      conv3d.spacetime_conv(X, kernel, strides, padding, 1, "frames"),
+      conv3d.spacetime_conv(X, kernel, strides, padding, 1, "native"),
+      rtol=1e-4, atol=1e-4)
+  for got, want in zip(jax.grad(loss("frames"), (0, 1))(X, kernel),
+                       jax.grad(loss("native"), (0, 1))(X, kernel)):
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+  macs = [flops.count_macs(
+      lambda x, k: conv3d.spacetime_conv(x, k, strides, padding, 1, l),
+      X, kernel) for l in ("native", "frames")]
+  assert macs[0] == macs[1]
+  layer = embed.tubelet_embedding(8, kernel_shape[:3])
+  variables = layer.init(jax.random.key(0), X)
+  np.testing.assert_allclose(
+      layer.apply(variables, X),
+      lax.conv_general_dilated(
+          X, variables["params"]["kernel"], strides, "VALID",
+          dimension_numbers=("NDHWC", "DHWIO", "NDHWC"))
+      + variables["params"]["bias"], rtol=1e-4, atol=1e-4)
 
 
 def test_environment_forces_the_auto_lowering(monkeypatch):

@@ -145,6 +145,8 @@ def spacetime_conv(x: jax.Array, kernel: jax.Array, strides, padding,
   (p_t, p_h, p_w), (s_t, s_h, s_w) = padding, strides
   if groups > 1 and groups == x.shape[-1]:
     return _depthwise_by_taps(x, kernel, strides, padding)
+  if is_patchify(kernel.shape, strides, padding, groups):
+    return patchify_conv(x, kernel)
   two_d = ("NHWC", "HWIO", "NHWC")
   if kh == kw == 1 and kt > 1:  # Temporal conv: 2D over (T, H·W).
     x = x[:, :, ::s_h, ::s_w]
@@ -163,6 +165,60 @@ def spacetime_conv(x: jax.Array, kernel: jax.Array, strides, padding,
         frames.reshape(b * t_out, h, w, c), kernel[dt], (s_h, s_w),
         (p_h, p_w), feature_group_count=groups, dimension_numbers=two_d)
   return y.reshape((b, t_out) + y.shape[1:])
+
+
+def is_patchify(kernel_shape, strides, padding, groups: int = 1) -> bool:
+  """Whether a conv cuts its input into disjoint patches: stride = kernel,
+  no padding, one group (patch and tubelet embeddings)."""
+  return (groups == 1 and tuple(strides) == tuple(kernel_shape[:3])
+          and all(tuple(p) == (0, 0) for p in padding))
+
+
+def patchify_conv(x: jax.Array, kernel: jax.Array) -> jax.Array:
+  """A stride = kernel conv ("VALID") of [B, T, H, W, C] as one matmul.
+
+  The clip is cut into [B, T', H', W', t·h·w·C] patches (a reshape and a
+  transpose) and contracted with the kernel. Same values and multiply-adds
+  as the conv; on CPU the Video Swin tiny patch embedding's forward and
+  kernel gradient took 1.2 and 2.2 ms instead of 2.9 and 6.8 ms as 2D convs
+  per temporal tap ([32, 8, 32, 32, 3] clips, 2×4×4 → 32, 2026-12-05).
+  """
+  kt, kh, kw, c, _ = kernel.shape
+  b, t, h, w, _ = x.shape
+  to, ho, wo = t // kt, h // kh, w // kw
+  x = x[:, :to * kt, :ho * kh, :wo * kw]
+  patches = x.reshape(b, to, kt, ho, kh, wo, kw, c).transpose(
+      0, 1, 3, 5, 2, 4, 6, 7)
+  return lax.dot_general(patches, kernel, (((4, 5, 6, 7), (0, 1, 2, 3)),
+                                           ((), ())))
+
+
+def patchify_conv_general_dilated(lhs, rhs, window_strides, padding,
+                                  lhs_dilation=None, rhs_dilation=None,
+                                  dimension_numbers=None,
+                                  feature_group_count=1, batch_group_count=1,
+                                  precision=None,
+                                  preferred_element_type=None):
+  """`lax.conv_general_dilated` for `nn.Conv(conv_general_dilated=...)`:
+  where the lowering is "frames" (CPU) and the conv is a 3D patch embedding
+  in nn.Conv's channel-last layout, `patchify_conv`; otherwise the native
+  conv, so accelerators run what they always ran."""
+  dilated = any(d != 1 for d in (lhs_dilation or ()) + (rhs_dilation or ()))
+  pads = (lax.padtype_to_pads(lhs.shape[1:-1], rhs.shape[:-2], window_strides,
+                              padding) if isinstance(padding, str)
+          else padding)
+  if (lhs.ndim == 5 and not dilated and batch_group_count == 1
+      and dimension_numbers is not None
+      and lax.conv_dimension_numbers(lhs.shape, rhs.shape, dimension_numbers)
+      == lax.conv_dimension_numbers(lhs.shape, rhs.shape,
+                                    ("NDHWC", "DHWIO", "NDHWC"))
+      and is_patchify(rhs.shape, window_strides, pads, feature_group_count)
+      and auto_lowering() == "frames"):
+    return patchify_conv(lhs, rhs).astype(preferred_element_type or lhs.dtype)
+  return lax.conv_general_dilated(
+      lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation,
+      dimension_numbers, feature_group_count, batch_group_count, precision,
+      preferred_element_type)
 
 
 def _depthwise_by_taps(x, kernel, strides, padding):

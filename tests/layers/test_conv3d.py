@@ -208,6 +208,9 @@ def test_patch_embeddings_run_as_one_matmul_with_the_native_values(
   assert macs[0] == macs[1]
   layer = embed.tubelet_embedding(8, kernel_shape[:3])
   variables = layer.init(jax.random.key(0), X)
+  assert "conv_general_dilated" not in {
+      e.primitive.name for e in jax.make_jaxpr(
+          lambda x: layer.apply(variables, x))(X).eqns}
   np.testing.assert_allclose(
       layer.apply(variables, X),
       lax.conv_general_dilated(

@@ -40,7 +40,9 @@ native 12 / 26, as a 2D conv over (T, H·W) 3 / 8; depthwise 3×3×3 native
 from 2D convs per temporal tap, temporal-only convs as 2D convs over
 (T, H·W), and depthwise convs as per-tap products written as `dot_general`s
 without contraction (XLA turns them into multiplies, and the MAC counter
-still sees a depthwise conv's MACs), with a hand-written gradient: autodiff's
+still sees a depthwise conv's MACs), patch embeddings (stride = kernel, no
+padding) as one matmul over the cut patches (`patchify_conv`), and depthwise
+convs with a hand-written gradient: autodiff's
 (a pad of the output gradient per tap, interior where strided, summed) made
 the train steps of the models built on depthwise convs several times slower
 than their forward suggests; written as one more depthwise conv it trains
@@ -61,6 +63,7 @@ import jax
 import jax.numpy as jnp
 
 from vst.errors import ConfigError, check_choice
+from vst.layers import loop_conv
 
 FACTORIZATIONS = ("full", "r2plus1d", "p3d_a", "p3d_b", "p3d_c", "csn_ip",
                   "csn_ir", "depthwise")
@@ -204,15 +207,12 @@ def patchify_conv_general_dilated(lhs, rhs, window_strides, padding,
   in nn.Conv's channel-last layout, `patchify_conv`; otherwise the native
   conv, so accelerators run what they always ran."""
   dilated = any(d != 1 for d in (lhs_dilation or ()) + (rhs_dilation or ()))
-  pads = (lax.padtype_to_pads(lhs.shape[1:-1], rhs.shape[:-2], window_strides,
-                              padding) if isinstance(padding, str)
-          else padding)
   if (lhs.ndim == 5 and not dilated and batch_group_count == 1
-      and dimension_numbers is not None
-      and lax.conv_dimension_numbers(lhs.shape, rhs.shape, dimension_numbers)
-      == lax.conv_dimension_numbers(lhs.shape, rhs.shape,
-                                    ("NDHWC", "DHWIO", "NDHWC"))
-      and is_patchify(rhs.shape, window_strides, pads, feature_group_count)
+      and loop_conv.channel_last(dimension_numbers, 5)
+      and is_patchify(rhs.shape, window_strides,
+                      loop_conv.explicit_pads(padding, lhs.shape, rhs.shape,
+                                              window_strides),
+                      feature_group_count)
       and auto_lowering() == "frames"):
     return patchify_conv(lhs, rhs).astype(preferred_element_type or lhs.dtype)
   return lax.conv_general_dilated(

@@ -26,7 +26,7 @@ from jax import lax
 import jax.numpy as jnp
 
 
-def _channel_last(dimension_numbers, ndim: int) -> bool:
+def channel_last(dimension_numbers, ndim: int) -> bool:
   """Whether the layout is N…C / …IO / N…C, as `nn.Conv` passes it."""
   spatial = tuple(range(1, ndim - 1))
   dn = lax.conv_dimension_numbers((1,) * ndim, (1,) * ndim, dimension_numbers)
@@ -35,7 +35,8 @@ def _channel_last(dimension_numbers, ndim: int) -> bool:
           and dn.out_spec == (0, ndim - 1) + spatial)
 
 
-def _pads(padding, lhs_shape, rhs_shape, strides):
+def explicit_pads(padding, lhs_shape, rhs_shape, strides):
+  """(low, high) per spatial axis, from a padding string or pairs."""
   if isinstance(padding, str):
     return lax.padtype_to_pads(lhs_shape[1:-1], rhs_shape[:-2], strides,
                                padding)
@@ -54,10 +55,10 @@ def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,
   ndim = lhs.ndim
   dilated = any(d != 1 for d in (lhs_dilation or ()) + (rhs_dilation or ()))
   if (dilated or feature_group_count != 1 or batch_group_count != 1
-      or not _channel_last(dimension_numbers, ndim)):
+      or not channel_last(dimension_numbers, ndim)):
     return native(lhs, rhs)
   strides = tuple(window_strides)
-  pads = _pads(padding, lhs.shape, rhs.shape, strides)
+  pads = explicit_pads(padding, lhs.shape, rhs.shape, strides)
 
   @jax.custom_vjp
   def conv(x, w):

@@ -13,8 +13,4 @@ from vst.config_base import synthetic_config
 
 
 def get_config():
-  c = synthetic_config("csn", "tiny")
-  c.train.num_steps = 2400
-  c.train.eval_every_steps = 800
-  c.checkpoint.every_steps = 800
-  return c
+  return synthetic_config("csn", "tiny", num_steps=2400)

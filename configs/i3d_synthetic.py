@@ -13,8 +13,4 @@ from vst.config_base import synthetic_config
 
 
 def get_config():
-  c = synthetic_config("i3d", "tiny")
-  c.train.num_steps = 4500
-  c.train.eval_every_steps = 1500
-  c.checkpoint.every_steps = 1500
-  return c
+  return synthetic_config("i3d", "tiny", num_steps=4500)

@@ -21,12 +21,8 @@ test top-1 was 0.125 after 600 steps (46.5 clips/s, one job, 2026-11-30;
 an experiment script registered that tower).
 """
 
-from vst.config_base import synthetic_config, synthetic_streams
+from vst.config_base import synthetic_rgb_flow_segments
 
 
 def get_config():
-  c = synthetic_streams(synthetic_config("lattice_lstm", "tiny"),
-                        num_segments=8, new_length=1, num_frames=16)
-  c.model.streams = ("rgb", "flow")
-  c.model.fusion_weights = (1.0, 1.0)
-  return c
+  return synthetic_rgb_flow_segments("lattice_lstm", fusion_weights=(1.0, 1.0))

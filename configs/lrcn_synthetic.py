@@ -16,12 +16,8 @@ pooled fc features keep too little of where the objects are for the LSTM to
 see them move. The flow stream sees the motion in each step's input.
 """
 
-from vst.config_base import synthetic_config, synthetic_streams
+from vst.config_base import synthetic_rgb_flow_segments
 
 
 def get_config():
-  c = synthetic_streams(synthetic_config("lrcn", "tiny"), num_segments=8,
-                        new_length=1, num_frames=16)
-  c.model.streams = ("rgb", "flow")
-  c.model.fusion_weights = (1.0, 2.0)
-  return c
+  return synthetic_rgb_flow_segments("lrcn", fusion_weights=(1.0, 2.0))

@@ -13,41 +13,15 @@ Mformer-HR: --config.dataset.crop_size=336 --config.dataset.min_resize=336
       --config.dataset.data_dir=/path/to/kinetics400
 """
 
-from vst.config_base import base_config
+from vst.config_recipes import kinetics_config
 from vst.models.registry import model_config
-
-KINETICS_400_TRAIN_SIZE = 214834  # As released; shrinks as videos vanish.
 
 
 def get_config():
-  c = base_config()
-  c.model = model_config("motionformer", "B/16x2")
-  c.model.attention = "trajectory"
-  c.model.dtype = "bfloat16"
-  c.dataset.name = "kinetics400"
-  c.dataset.data_dir = ""
-  c.dataset.num_frames = 16
-  c.dataset.frame_stride = 4
-  c.dataset.min_resize = 256
-  c.dataset.crop_size = 224
-  c.dataset.num_classes = 400
-  batch_size = 32
-  steps_per_epoch = KINETICS_400_TRAIN_SIZE // batch_size
-  c.train.batch_size = batch_size
-  c.train.num_steps = 35 * steps_per_epoch
-  c.train.optimizer = "adamw"
-  c.train.learning_rate = 1e-4
-  c.train.schedule = "step"
-  c.train.step_boundaries = (20 / 35, 30 / 35)
-  c.train.step_factor = 0.1
-  c.train.warmup_steps = 0
-  c.train.weight_decay = 0.05
-  c.train.label_smoothing = 0.2
-  c.train.log_every_steps = 100
-  c.train.eval_every_steps = 5 * steps_per_epoch
-  c.eval.batch_size = 64
-  c.eval.split = "validation"
-  c.eval.num_clips = 10
-  c.eval.num_crops = 3
-  c.checkpoint.every_steps = 1000
-  return c
+  model = model_config("motionformer", "B/16x2")
+  model.attention = "trajectory"
+  model.dtype = "bfloat16"
+  return kinetics_config(
+      model, num_frames=16, frame_stride=4, crop_size=224, batch_size=32,
+      epochs=35, optimizer="adamw", learning_rate=1e-4, step_epochs=(20, 30),
+      weight_decay=0.05, label_smoothing=0.2, num_clips=10, num_crops=3)

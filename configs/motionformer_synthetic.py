@@ -10,7 +10,7 @@ from vst.config_base import synthetic_config
 
 
 def get_config():
-  c = synthetic_config("motionformer", "tiny")
+  c = synthetic_config("motionformer", "tiny", num_steps=3600)
   # From scratch (no ImageNet ViT to start from), as for ViViT's synthetic
   # config: a random head and tubelets that see both of their frames.
   c.model.head_init = "lecun_normal"
@@ -22,7 +22,4 @@ def get_config():
   # clips/s, 7 min 22 s on the quiet 2-core machine (2026-11-30). The
   # official timm-style truncated-normal Dense init (tried by hand) stayed
   # at ln 8 for 600 steps, so the blocks keep Scenic's Xavier init.
-  c.train.num_steps = 3600
-  c.train.eval_every_steps = 1200
-  c.checkpoint.every_steps = 1200
   return c

@@ -31,7 +31,7 @@ from vst.config_base import synthetic_config
 
 
 def get_config():
-  c = synthetic_config("mvit", "tiny")
+  c = synthetic_config("mvit", "tiny", num_steps=1800)
   c.model.drop_path_rate = 0.0
   # One block at 8×8, then three at 4×4 and 64 wide (the tiny variant pools
   # Q twice, down to 2×2); K/V pooled 1×2×2 in the first stage, not at all
@@ -40,7 +40,4 @@ def get_config():
   c.model.head_mul_at = (1,)
   c.model.q_pool_at = (1,)
   c.model.kv_stride = (1, 2, 2)
-  c.train.num_steps = 1800
-  c.train.eval_every_steps = 600
-  c.checkpoint.every_steps = 600
   return c

@@ -13,8 +13,4 @@ from vst.config_base import synthetic_config
 
 
 def get_config():
-  c = synthetic_config("p3d", "tiny")
-  c.train.num_steps = 12000
-  c.train.eval_every_steps = 3000
-  c.checkpoint.every_steps = 3000
-  return c
+  return synthetic_config("p3d", "tiny", num_steps=12000, evaluations=4)

@@ -19,12 +19,8 @@ stays at chance (0.143 on 8×32² synthetic_motion): no single frame shows
 the class, and pooled tower features keep too little of where objects are.
 """
 
-from vst.config_base import synthetic_config, synthetic_streams
+from vst.config_base import synthetic_rgb_flow_segments
 
 
 def get_config():
-  c = synthetic_streams(synthetic_config("snippets_lstm", "tiny"),
-                        num_segments=8, new_length=1, num_frames=16)
-  c.model.streams = ("rgb", "flow")
-  c.model.fusion_weights = (1.0, 2.0)
-  return c
+  return synthetic_rgb_flow_segments("snippets_lstm", fusion_weights=(1.0, 2.0))

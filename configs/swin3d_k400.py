@@ -13,38 +13,15 @@ unless a converted checkpoint is loaded (vst.models.convert.swin3d_torchvision).
       --config.dataset.data_dir=/path/to/kinetics400
 """
 
-from vst.config_base import base_config
+from vst.config_recipes import kinetics_config
 from vst.models.registry import model_config
-
-KINETICS_400_TRAIN_SIZE = 214834  # As released; shrinks as videos vanish.
 
 
 def get_config():
-  c = base_config()
-  c.model = model_config("swin3d", "T")
-  c.model.drop_path_rate = 0.1
-  c.model.head_dropout_rate = 0.5
-  c.dataset.name = "kinetics400"
-  c.dataset.data_dir = ""
-  c.dataset.num_frames = 32
-  c.dataset.frame_stride = 2
-  c.dataset.min_resize = 256
-  c.dataset.crop_size = 224
-  c.dataset.num_classes = 400
-  batch_size = 64
-  steps_per_epoch = KINETICS_400_TRAIN_SIZE // batch_size
-  c.train.batch_size = batch_size
-  c.train.num_steps = 30 * steps_per_epoch
-  c.train.optimizer = "adamw"
-  c.train.learning_rate = 1e-3
-  c.train.schedule = "cosine"
-  c.train.warmup_steps = int(2.5 * steps_per_epoch)
-  c.train.weight_decay = 0.02
-  c.train.log_every_steps = 100
-  c.train.eval_every_steps = 5 * steps_per_epoch
-  c.eval.batch_size = 64
-  c.eval.split = "validation"
-  c.eval.num_clips = 4
-  c.eval.num_crops = 3
-  c.checkpoint.every_steps = 1000
-  return c
+  model = model_config("swin3d", "T")
+  model.drop_path_rate = 0.1
+  model.head_dropout_rate = 0.5
+  return kinetics_config(
+      model, num_frames=32, frame_stride=2, crop_size=224, batch_size=64,
+      epochs=30, optimizer="adamw", learning_rate=1e-3, warmup_epochs=2.5,
+      weight_decay=0.02, num_clips=4, num_crops=3)

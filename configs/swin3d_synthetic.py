@@ -17,10 +17,7 @@ from vst.config_base import synthetic_config
 
 
 def get_config():
-  c = synthetic_config("swin3d", "tiny")
+  c = synthetic_config("swin3d", "tiny", num_steps=1500)
   c.model.drop_path_rate = 0.0
   c.model.pooling = "max"
-  c.train.num_steps = 1500
-  c.train.eval_every_steps = 500
-  c.checkpoint.every_steps = 500
   return c

@@ -17,11 +17,9 @@ The paper fine-tunes from ImageNet-21K ViT-B; from scratch this recipe will not
 reach the published accuracy.
 """
 
-from vst.config_base import base_config
+from vst.config_recipes import kinetics_config
 from vst.errors import ConfigError
 from vst.models.registry import model_config
-
-KINETICS_400_TRAIN_SIZE = 214834  # As released; shrinks as videos vanish.
 
 # name -> (num_frames, frame_stride, min_resize, crop_size).
 CLIPS = {
@@ -36,33 +34,11 @@ def get_config(clips: str = "base"):
     raise ConfigError(f"configs/timesformer_k400.py:{clips}: allowed "
                       f"arguments are {', '.join(CLIPS)}")
   num_frames, stride, min_resize, crop = CLIPS[clips]
-  c = base_config()
-  c.model = model_config("timesformer", "B/16")
-  c.model.attention = "divided"
-  c.model.drop_path_rate = 0.1
-  c.dataset.name = "kinetics400"
-  c.dataset.data_dir = ""
-  c.dataset.num_frames = num_frames
-  c.dataset.frame_stride = stride
-  c.dataset.min_resize = min_resize
-  c.dataset.crop_size = crop
-  c.dataset.num_classes = 400
-  batch_size = 8
-  steps_per_epoch = KINETICS_400_TRAIN_SIZE // batch_size
-  c.train.batch_size = batch_size
-  c.train.num_steps = 15 * steps_per_epoch
-  c.train.optimizer = "sgd"
-  c.train.momentum = 0.9
-  c.train.learning_rate = 0.005
-  c.train.schedule = "step"
-  c.train.step_boundaries = (11 / 15, 14 / 15)
-  c.train.step_factor = 0.1
-  c.train.weight_decay = 1e-4
-  c.train.log_every_steps = 100
-  c.train.eval_every_steps = 5 * steps_per_epoch
-  c.eval.batch_size = 8
-  c.eval.split = "validation"
-  c.eval.num_clips = 1
-  c.eval.num_crops = 3
-  c.checkpoint.every_steps = 1000
-  return c
+  model = model_config("timesformer", "B/16")
+  model.attention = "divided"
+  model.drop_path_rate = 0.1
+  return kinetics_config(
+      model, num_frames=num_frames, frame_stride=stride,
+      min_resize=min_resize, crop_size=crop, batch_size=8, epochs=15,
+      optimizer="sgd", learning_rate=0.005, step_epochs=(11, 14),
+      weight_decay=1e-4, num_clips=1, num_crops=3, eval_batch_size=8)

@@ -24,10 +24,7 @@ from vst.config_base import synthetic_config
 
 
 def get_config():
-  c = synthetic_config("uniformer", "tiny")
+  c = synthetic_config("uniformer", "tiny", num_steps=3000)
   c.model.drop_path_rate = 0.0
   c.model.local_kernel = (3, 3, 3)
-  c.train.num_steps = 3000
-  c.train.eval_every_steps = 1000
-  c.checkpoint.every_steps = 1000
   return c

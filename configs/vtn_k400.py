@@ -12,40 +12,15 @@ run that evaluation with --config.dataset.num_frames=250
       --config.dataset.data_dir=/path/to/kinetics400
 """
 
-from vst.config_base import base_config
+from vst.config_recipes import kinetics_config
 from vst.models.registry import model_config
-
-KINETICS_400_TRAIN_SIZE = 214834  # As released; shrinks as videos vanish.
 
 
 def get_config():
-  c = base_config()
-  c.model = model_config("vtn", "B/16")
-  c.model.head_init = "zeros"
-  c.dataset.name = "kinetics400"
-  c.dataset.data_dir = ""
-  c.dataset.num_frames = 16
-  c.dataset.frame_stride = 8
-  c.dataset.min_resize = 256
-  c.dataset.crop_size = 224
-  c.dataset.num_classes = 400
-  batch_size = 16
-  steps_per_epoch = KINETICS_400_TRAIN_SIZE // batch_size
-  c.train.batch_size = batch_size
-  c.train.num_steps = 25 * steps_per_epoch
-  c.train.optimizer = "sgd"
-  c.train.momentum = 0.9
-  c.train.learning_rate = 1e-3
-  c.train.schedule = "step"
-  c.train.step_boundaries = (13 / 25, 24 / 25)
-  c.train.step_factor = 0.1
-  c.train.warmup_steps = 0
-  c.train.weight_decay = 0.0
-  c.train.log_every_steps = 100
-  c.train.eval_every_steps = steps_per_epoch
-  c.eval.batch_size = 16
-  c.eval.split = "validation"
-  c.eval.num_clips = 1
-  c.eval.num_crops = 1
-  c.checkpoint.every_steps = 1000
-  return c
+  model = model_config("vtn", "B/16")
+  model.head_init = "zeros"
+  return kinetics_config(
+      model, num_frames=16, frame_stride=8, crop_size=224, batch_size=16,
+      epochs=25, optimizer="sgd", learning_rate=1e-3, step_epochs=(13, 24),
+      weight_decay=0.0, num_clips=1, num_crops=1, eval_batch_size=16,
+      eval_every_epochs=1)

@@ -7,7 +7,7 @@ from vst.config_base import synthetic_config
 
 
 def get_config():
-  c = synthetic_config("vtn", "tiny")
+  c = synthetic_config("vtn", "tiny", num_steps=9600)
   # 8 frames fit in one window of 18: the Longformer is exact full attention
   # here; the paper's regime (windows much shorter than the video) is
   # exercised by the layer tests.
@@ -49,7 +49,4 @@ def get_config():
   c.model.tubelet_frames = 2
   c.train.warmup_steps = 400
   c.train.b2 = 0.95
-  c.train.num_steps = 9600
-  c.train.eval_every_steps = 3200
-  c.checkpoint.every_steps = 3200
   return c

@@ -13,43 +13,19 @@ are not implemented here, and the paper starts from ImageNet-21K ViT-B.
       --config.dataset.data_dir=/path/to/kinetics400
 """
 
-from vst.config_base import base_config
+from vst.config_recipes import kinetics_config
 from vst.errors import ConfigError
 from vst.models.registry import model_config
-
-KINETICS_400_TRAIN_SIZE = 214834  # As released; shrinks as videos vanish.
 
 
 def get_config(num_frames: str = "16"):
   if num_frames not in ("8", "16"):
     raise ConfigError(f"configs/xvit_k400.py:{num_frames}: the published "
                       "models take 8 or 16 frames")
-  c = base_config()
-  c.model = model_config("xvit", "B/16")
-  c.model.head_dropout_rate = 0.5
-  c.dataset.name = "kinetics400"
-  c.dataset.data_dir = ""
-  c.dataset.num_frames = int(num_frames)
-  c.dataset.frame_stride = 16
-  c.dataset.min_resize = 256
-  c.dataset.crop_size = 224
-  c.dataset.num_classes = 400
-  batch_size = 64
-  steps_per_epoch = KINETICS_400_TRAIN_SIZE // batch_size
-  c.train.batch_size = batch_size
-  c.train.num_steps = 30 * steps_per_epoch
-  c.train.optimizer = "sgd"
-  c.train.momentum = 0.9
-  c.train.learning_rate = 0.03
-  c.train.schedule = "cosine"
-  c.train.warmup_steps = 5 * steps_per_epoch
-  c.train.weight_decay = 1e-5
-  c.train.label_smoothing = 0.3
-  c.train.log_every_steps = 100
-  c.train.eval_every_steps = 5 * steps_per_epoch
-  c.eval.batch_size = 64
-  c.eval.split = "validation"
-  c.eval.num_clips = 1
-  c.eval.num_crops = 3
-  c.checkpoint.every_steps = 1000
-  return c
+  model = model_config("xvit", "B/16")
+  model.head_dropout_rate = 0.5
+  return kinetics_config(
+      model, num_frames=int(num_frames), frame_stride=16, crop_size=224,
+      batch_size=64, epochs=30, optimizer="sgd", learning_rate=0.03,
+      warmup_epochs=5, weight_decay=1e-5, label_smoothing=0.3, num_clips=1,
+      num_crops=3)

@@ -10,7 +10,7 @@ from vst.config_base import synthetic_config
 
 
 def get_config():
-  c = synthetic_config("xvit", "tiny")
+  c = synthetic_config("xvit", "tiny", num_steps=3600)
   # From scratch, a random head learns faster than the fine-tuning one, and
   # the released 0.5 head dropout only slows a model this small.
   c.model.head_init = "lecun_normal"
@@ -49,7 +49,4 @@ def get_config():
   # clips/s, 5 min 14 s (one job, 2026-12-05). The mixing then works on
   # pairs of frames, t_w = 1 pair each side.
   c.model.tubelet_frames = 2
-  c.train.num_steps = 3600
-  c.train.eval_every_steps = 1200
-  c.checkpoint.every_steps = 1200
   return c

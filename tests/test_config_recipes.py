@@ -3,7 +3,8 @@
 import pytest
 
 from vst import config_recipes as recipes
-from vst.config_base import base_config
+from vst.config_base import base_config, synthetic_config
+from vst.errors import ConfigError
 
 
 def test_ucf101_config_points_at_split1_with_an_empty_data_dir():
@@ -53,3 +54,41 @@ def test_multi_view_test_and_periodic():
           c.eval.batch_size) == ("test", 25, 10, 32)
   assert (c.train.log_every_steps, c.train.eval_every_steps,
           c.checkpoint.every_steps) == (100, 2000, 500)
+
+
+def test_kinetics_config_counts_in_epochs_of_the_train_set():
+  steps_per_epoch = recipes.KINETICS_400_TRAIN_SIZE // 64
+  c = recipes.kinetics_config(
+      base_config().model, num_frames=32, frame_stride=2, crop_size=224,
+      batch_size=64, epochs=30, optimizer="adamw", learning_rate=1e-3,
+      warmup_epochs=2.5, step_epochs=(20, 25), weight_decay=0.05,
+      num_clips=4, num_crops=3, eval_every_epochs=10)
+  assert (c.dataset.name, c.dataset.num_classes, c.dataset.min_resize) == (
+      "kinetics400", 400, 256)
+  assert c.train.num_steps == 30 * steps_per_epoch
+  assert c.train.warmup_steps == int(2.5 * steps_per_epoch)
+  assert (c.train.schedule, c.train.step_boundaries) == ("step",
+                                                         (20 / 30, 25 / 30))
+  assert c.train.eval_every_steps == 10 * steps_per_epoch
+  # The transformer papers do not decay biases and norms.
+  assert c.train.weight_decay_mask == "no_bias_norm"
+  assert (c.eval.split, c.eval.num_clips, c.eval.num_crops,
+          c.eval.batch_size) == ("validation", 4, 3, 64)
+
+
+def test_kinetics_sgd_config_decays_every_parameter_with_cosine_by_default():
+  c = recipes.kinetics_sgd_config(
+      base_config().model, num_frames=16, frame_stride=1, min_resize=128,
+      crop_size=112, batch_size=128, epochs=2, learning_rate=0.1,
+      weight_decay=1e-3)
+  assert (c.train.optimizer, c.train.schedule, c.train.weight_decay_mask,
+          c.eval.batch_size) == ("sgd", "cosine", "all", 32)
+
+
+def test_synthetic_config_spaces_a_longer_runs_evaluations_evenly():
+  c = synthetic_config("c3d", "tiny", num_steps=12000, evaluations=4)
+  assert (c.train.num_steps, c.train.eval_every_steps,
+          c.checkpoint.every_steps) == (12000, 3000, 3000)
+  with pytest.raises(ConfigError, match="num_steps=1000 is not a multiple "
+                     "of evaluations=3"):
+    synthetic_config("c3d", "tiny", num_steps=1000)

@@ -7,6 +7,7 @@ default, so a config file only states what differs and a typo in an override
 
 import ml_collections
 
+from vst.errors import ConfigError
 from vst.models import registry as model_registry
 
 
@@ -88,12 +89,16 @@ def base_config() -> ml_collections.ConfigDict:
   return c
 
 
-def synthetic_config(model_name: str, variant: str) -> ml_collections.ConfigDict:
+def synthetic_config(model_name: str, variant: str, *,
+                     num_steps: int | None = None,
+                     evaluations: int = 3) -> ml_collections.ConfigDict:
   """The shared `synthetic_motion` recipe of every `configs/*_synthetic.py`.
 
   One budget for all models (8×32×32 clips, 8 motion classes, 600 AdamW steps
   of 32 clips), so their accuracies compare on equal terms; a config changes
-  only what its model needs.
+  only what its model needs. A model that needs a longer run passes
+  `num_steps`; that run evaluates and checkpoints `evaluations` times, evenly
+  spaced, so its learning curve is in the log.
   """
   c = base_config()
   c.model = model_registry.model_config(model_name, variant)
@@ -111,6 +116,14 @@ def synthetic_config(model_name: str, variant: str) -> ml_collections.ConfigDict
   c.train.log_every_steps = 25
   c.eval.batch_size = 64
   c.checkpoint.every_steps = 200
+  if num_steps is not None:
+    if num_steps % evaluations:
+      raise ConfigError(f"num_steps={num_steps} is not a multiple of "
+                        f"evaluations={evaluations}: the evaluations "
+                        "would not be evenly spaced")
+    c.train.num_steps = num_steps
+    c.train.eval_every_steps = num_steps // evaluations
+    c.checkpoint.every_steps = num_steps // evaluations
   return c
 
 
@@ -130,4 +143,17 @@ def synthetic_streams(c: ml_collections.ConfigDict, *, num_segments: int,
   c.dataset.flow_method = "dis"
   # synthetic_motion moves objects crop_size / 16 = 2 px per frame.
   c.dataset.flow_bound = 4.0
+  return c
+
+
+def synthetic_rgb_flow_segments(model_name: str, *, fusion_weights
+                                ) -> ml_collections.ConfigDict:
+  """A per-frame recurrent model (LRCN, Beyond Short Snippets, Lattice-LSTM)
+  on RGB + flow: the 16-frame video cut into 8 segments of one RGB frame and
+  one flow each, the streams' probabilities fused by `fusion_weights`
+  (rgb, flow)."""
+  c = synthetic_streams(synthetic_config(model_name, "tiny"), num_segments=8,
+                        new_length=1, num_frames=16)
+  c.model.streams = ("rgb", "flow")
+  c.model.fusion_weights = tuple(fusion_weights)
   return c

@@ -37,6 +37,9 @@ def base_config() -> ml_collections.ConfigDict:
   c.dataset.worker_type = "thread"
   c.dataset.prefetch = 2
   c.dataset.loader = "vst"
+  # Real videos: a sample that fails to load is skipped and named in
+  # WORKDIR/skipped.jsonl; more than this fraction failing stops the run.
+  c.dataset.max_skip_fraction = 0.2
 
   c.train = ml_collections.ConfigDict()
   c.train.num_steps = 100

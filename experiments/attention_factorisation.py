@@ -82,11 +82,13 @@ def register_grid_patterns() -> None:
   names = attention.pattern_names()
   if WINDOW_PATTERN not in names:
     attention.register_pattern(WINDOW_PATTERN,
-                               patterns_window3d.window_stages((2, 2, 2)))
+                               patterns_window3d.window_stages((2, 2, 2)),
+                               builtin=False)
   if ORTHOFORMER_PATTERN not in names:
     attention.register_pattern(ORTHOFORMER_PATTERN, (("attention", (
         functools.partial(patterns_trajectory.orthoformer_attention,
-                          num_landmarks=ORTHOFORMER_LANDMARKS))),))
+                          num_landmarks=ORTHOFORMER_LANDMARKS))),),
+                               builtin=False)
 
 
 # %% [markdown]

@@ -1,37 +1,15 @@
 """PyTorch reference implementations timed by `vst.bench` at the same shape.
 
-A reference is registered per model name as a function
-`(config, model_kwargs) -> torch.nn.Module | None` taking channels-first clips
-[B, T, C, H, W] or [B, C, T, H, W] (said by `layout`). None means the config
-has no counterpart there (e.g. a ViViT model HF does not implement).
-
-References live next to the weight converter of the same implementation
-(`vst/models/convert/*.py`, decorated with `@bench_references.register`),
-which already knows how its config maps to ours; they import torch lazily.
+The references are registered by name beside their weight converters
+(`vst.models.convert.references`); this module builds the one of a config's
+model and times it the way `vst.bench` times ours.
 """
 
-import importlib
 import importlib.util
-import pkgutil
-from typing import Callable
 
 from vst import timing
 from vst.models import registry as model_registry
-
-_REFERENCES: dict[str, tuple[Callable, str]] = {}
-
-
-def register(name: str, layout: str):
-  def wrap(fn):
-    _REFERENCES[name] = (fn, layout)
-    return fn
-  return wrap
-
-
-def _load_converters() -> None:
-  package = importlib.import_module("vst.models.convert")
-  for info in pkgutil.iter_modules(package.__path__):
-    importlib.import_module(f"vst.models.convert.{info.name}")
+from vst.models.convert import references
 
 
 def logits_of(out):
@@ -49,11 +27,11 @@ def channels_first(clips, layout: str):
 def build_reference(config):
   """(torch module, layout) of the reference at `config`'s sizes, or None
   when torch or a reference for this config is missing."""
-  _load_converters()
   name = config.model.name
-  if name not in _REFERENCES or importlib.util.find_spec("torch") is None:
+  if (name not in references.REFERENCES
+      or importlib.util.find_spec("torch") is None):
     return None
-  build, layout = _REFERENCES[name]
+  build, layout = references.REFERENCES.get(name)
   kwargs = model_registry.module_kwargs(config.model, config.dataset.num_classes)
   module = build(config, kwargs)
   return None if module is None else (module, layout)

@@ -1,5 +1,6 @@
 """TimeSformer's and X-ViT's attention patterns: who attends to whom."""
 
+import copy
 import functools
 
 import flax.linen as nn
@@ -70,9 +71,10 @@ def test_sparse_local_global_stages_attend_to_the_papers_neighbours(
 
 
 def _add_pattern(monkeypatch, name, stages):
-  patterns = dict(attention._PATTERNS)  # pylint: disable=protected-access
-  patterns[name] = tuple(stages)
-  monkeypatch.setattr(attention, "_PATTERNS", patterns)
+  """`name` registered for this test only: in a copy of the registry."""
+  patterns = copy.deepcopy(attention.PATTERNS)
+  patterns.register(name, tuple(stages), builtin=False)
+  monkeypatch.setattr(attention, "PATTERNS", patterns)
 
 
 def _randomised(variables, seed=3):

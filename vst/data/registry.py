@@ -5,25 +5,20 @@ Batches are dicts of numpy arrays:
   "label":  int32[B]
   "mask":   float32[B], eval only: 0 marks padding added to fill the last batch.
 
-A dataset module registers a `DatasetBuilder` whose two methods are all the
-trainer uses; a dataset never touches a device.
+A dataset module of the `vst.data` package registers a `DatasetBuilder` on
+import (`register(name, builder)`); the registry imports every module of the
+package the first time a name is looked up, so adding a dataset is adding a
+file. The builder's methods are all the trainer uses; a dataset never touches
+a device.
 """
 
 import dataclasses
-import importlib
 from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 
 from vst.errors import ConfigError
-from vst.errors import check_choice
-
-DATASET_MODULES = (
-    "vst.data.synthetic_motion",
-    "vst.data.synthetic_streams",
-    "vst.data.synthetic_event_order",
-    "vst.data.video_datasets",
-)
+from vst.registry import PackageModules, Registry
 
 Batch = dict[str, Any]
 
@@ -106,33 +101,20 @@ def rgb_clip_shape(config) -> tuple[int, int, int, int]:
   return (int(config.num_frames), int(config.crop_size), int(config.crop_size), 3)
 
 
-_REGISTRY: dict[str, DatasetBuilder] = {}
-_loaded = False
+DATASETS: Registry[DatasetBuilder] = Registry("dataset", "dataset.name",
+                                              PackageModules("vst.data"))
 
 
 def register(name: str, builder: DatasetBuilder) -> None:
-  if name in _REGISTRY:
-    raise ValueError(f"dataset {name!r} registered twice")
-  _REGISTRY[name] = builder
-
-
-def _load_all():
-  global _loaded
-  if not _loaded:
-    _loaded = True
-    for module in DATASET_MODULES:
-      importlib.import_module(module)
+  DATASETS.register(name, builder)
 
 
 def list_datasets() -> list[str]:
-  _load_all()
-  return sorted(_REGISTRY)
+  return DATASETS.names()
 
 
 def get_dataset(name: str) -> DatasetBuilder:
-  _load_all()
-  check_choice("dataset.name", name, sorted(_REGISTRY))
-  return _REGISTRY[name]
+  return DATASETS.get(name)
 
 
 def pad_batch(examples: list[Batch], batch_size: int) -> Batch:

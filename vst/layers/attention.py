@@ -18,7 +18,9 @@ A named pattern (`get_pattern`) is a tuple of stages. The encoder block gives
 each stage its own LayerNorm, attention module and residual, which is how ViViT
 model 3 ("factorized_self": spatial MSA, residual, temporal MSA, residual) and
 TimeSformer's divided attention differ from a single-stage pattern. Adding a
-pattern is one function and one line in `_PATTERNS`.
+pattern is one function and one `register_pattern(name, stages)` call, here
+or in the model family's `vst/layers/patterns_<family>.py` (found by name:
+nothing else lists it).
 
 Attention maps. The fused kernel never exposes its weights, so a pattern
 describes them on request: it calls `record_attention` with closures that
@@ -44,10 +46,7 @@ A stage that records more than one map (ViViT model 4's two halves of the
 heads) names each; the default name is `WEIGHTS`.
 """
 
-import importlib
 import math
-import pkgutil
-import sys
 from typing import Callable, NamedTuple
 
 import flax.linen as nn
@@ -55,7 +54,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vst.errors import ConfigError, check_choice
+from vst.errors import ConfigError
+from vst.registry import PackageModules, Registry
 
 _GRID_AXES = (1, 2, 3)  # T, H, W of a [B, T, H, W, ...] grid.
 
@@ -370,68 +370,48 @@ def factorized_dot_attention(query: Tokens, key: Tokens,
 
 
 # Name -> stages as (stage name, mix). The stage name names the block's
-# parameters: "attention" for one stage, "<axis>_attention" for several.
-_PATTERNS: dict[str, tuple[tuple[str, Mix], ...]] = {
-    "joint": (("attention", joint_attention),),
-    "space": (("attention", space_attention),),
-    "time": (("attention", time_attention),),
-    # ViViT model 3: spatial MSA then temporal MSA, each with its own residual.
-    "factorized_self": (("space_attention", space_attention),
-                        ("time_attention", time_attention)),
-    "factorized_dot": (("attention", factorized_dot_attention),),
-}
+# parameters: "attention" for one stage, "<axis>_attention" for several. The
+# patterns of a model family live in `vst/layers/patterns_<family>.py`, which
+# the registry imports the first time a pattern is looked up.
+PATTERNS: Registry[tuple[tuple[str, Mix], ...]] = Registry(
+    "attention pattern", "model.attention",
+    PackageModules("vst.layers", prefix="patterns_"))
 
 
-# The patterns vst itself defines: the ones above and those of vst's
-# patterns_*.py files.
-_BUILTIN: set[str] = set(_PATTERNS)
-
-
-def register_pattern(name: str, stages: tuple[tuple[str, Mix], ...]) -> None:
+def register_pattern(name: str, stages: tuple[tuple[str, Mix], ...], *,
+                     builtin: bool = True) -> None:
   """Adds pattern `name`: its (stage name, mix) stages, in order.
 
-  Patterns of a model family may live in their own `vst/layers/patterns_*.py`
-  file that calls this on import; `get_pattern` imports those files.
+  vst's own patterns are defined here or in a `vst/layers/patterns_*.py`
+  file that calls this on import. A study, notebook or test that adds a
+  pattern passes `builtin=False`, so `builtin_pattern_names` stays the list
+  the attention-map tests cover.
   """
-  if name in _PATTERNS:
-    raise ValueError(f"attention pattern {name!r} registered twice")
-  _PATTERNS[name] = tuple(stages)
-  # Patterns registered from vst's own modules are its built-ins; a study or
-  # notebook may add others (see `builtin_pattern_names`).
-  if sys._getframe(1).f_globals.get("__name__", "").startswith("vst."):  # pylint: disable=protected-access
-    _BUILTIN.add(name)
+  PATTERNS.register(name, tuple(stages), builtin=builtin)
 
 
-_pattern_files_loaded = False
-
-
-def _load_pattern_files() -> None:
-  global _pattern_files_loaded
-  if _pattern_files_loaded:
-    return
-  _pattern_files_loaded = True
-  package = importlib.import_module("vst.layers")
-  for info in pkgutil.iter_modules(package.__path__):
-    if info.name.startswith("patterns_"):
-      importlib.import_module(f"vst.layers.{info.name}")
+register_pattern("joint", (("attention", joint_attention),))
+register_pattern("space", (("attention", space_attention),))
+register_pattern("time", (("attention", time_attention),))
+# ViViT model 3: spatial MSA then temporal MSA, each with its own residual.
+register_pattern("factorized_self", (("space_attention", space_attention),
+                                     ("time_attention", time_attention)))
+register_pattern("factorized_dot", (("attention", factorized_dot_attention),))
 
 
 def pattern_names() -> list[str]:
-  _load_pattern_files()
-  return sorted(_PATTERNS)
+  return PATTERNS.names()
 
 
 def builtin_pattern_names() -> list[str]:
   """The patterns vst defines, without those a study or notebook added."""
-  _load_pattern_files()
-  return sorted(_BUILTIN)
+  return PATTERNS.builtin_names()
 
 
 def get_pattern(name: str, field: str = "model.attention"
                 ) -> tuple[tuple[str, Mix], ...]:
   """The stages of pattern `name`; ConfigError naming `field` if unknown."""
-  check_choice(field, name, pattern_names())
-  return _PATTERNS[name]
+  return PATTERNS.get(name, field)
 
 
 class MultiHeadAttention(nn.Module):

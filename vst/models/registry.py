@@ -10,8 +10,6 @@ and everything else (trainer, bench, model table, tests) builds models only via
 """
 
 import dataclasses
-import importlib
-import pkgutil
 from typing import Any, Mapping
 
 import flax.linen as nn
@@ -19,20 +17,7 @@ import ml_collections
 from ml_collections import config_dict
 
 from vst.errors import ConfigError, check_choice
-
-# Every module of the `vst.models` package is a model file that registers
-# itself on import, so adding a model is adding a file: nothing else in vst
-# needs to know about it (and two new models never edit one shared list).
-_NOT_MODEL_MODULES = ("registry",)
-
-
-def model_modules() -> list[str]:
-  """Names of the model files, `vst.models.<file>`, sorted."""
-  package = importlib.import_module("vst.models")
-  return sorted(
-      f"vst.models.{info.name}" for info in pkgutil.iter_modules(package.__path__)
-      if not info.ispkg and not info.name.startswith("_")
-      and info.name not in _NOT_MODEL_MODULES)
+from vst.registry import PackageModules, Registry
 
 
 # Config fields of `config.model` that are not constructor arguments.
@@ -49,33 +34,29 @@ class ModelEntry:
     return {f.name for f in dataclasses.fields(self.module_cls)} - {"parent", "name"}
 
 
-_REGISTRY: dict[str, ModelEntry] = {}
-_loaded = False
+# Every module of the `vst.models` package is a model file that registers
+# itself on import, so adding a model is adding a file: nothing else in vst
+# needs to know about it (and two new models never edit one shared list).
+MODELS: Registry[ModelEntry] = Registry("model", "model.name",
+                                        PackageModules("vst.models"))
+
+
+def model_modules() -> list[str]:
+  """The modules imported to find the models, `vst.models.<file>`, sorted:
+  the model files, and this one (importing it again does nothing)."""
+  return MODELS.discovery.modules()
 
 
 def register(name: str, module_cls: type, variants: Mapping[str, Mapping[str, Any]]):
-  if name in _REGISTRY:
-    raise ValueError(f"model {name!r} registered twice")
-  _REGISTRY[name] = ModelEntry(name, module_cls, dict(variants))
-
-
-def _load_all():
-  global _loaded
-  if not _loaded:
-    _loaded = True
-    for module in model_modules():
-      importlib.import_module(module)
+  MODELS.register(name, ModelEntry(name, module_cls, dict(variants)))
 
 
 def list_models() -> list[str]:
-  _load_all()
-  return sorted(_REGISTRY)
+  return MODELS.names()
 
 
 def get_entry(name: str) -> ModelEntry:
-  _load_all()
-  check_choice("model.name", name, sorted(_REGISTRY))
-  return _REGISTRY[name]
+  return MODELS.get(name)
 
 
 def module_kwargs(model_config: Mapping[str, Any], num_classes: int) -> dict[str, Any]:

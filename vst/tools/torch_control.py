@@ -4,9 +4,9 @@ r"""Train a config's PyTorch reference on the same data with the same recipe.
       [--config.train.num_steps=600] [--workdir=DIR]
 
 A control experiment for "our model does not learn": the independent
-implementation that our converter maps to (torchvision, HF transformers; the
-`vst.bench_references` registry) is built at the config's sizes and trained
-on the config's dataset (the same batches, in the same order, as
+implementation that our converter maps to (torchvision, HF transformers;
+the `vst.models.convert.references` registry) is built at the config's sizes
+and trained on the config's dataset (the same batches, in the same order, as
 `vst.main`), with the config's AdamW recipe: linear warm-up to
 `train.learning_rate`, cosine decay (`vst.optim`'s schedule itself),
 `train.weight_decay` and `train.grad_clip_norm`. With
@@ -65,7 +65,8 @@ def train_and_evaluate(config, log=print) -> dict:
   if reference is None:
     raise ConfigError(f"model.name={config.model.name!r} has no PyTorch "
                       "reference here at these model settings (see "
-                      "vst.bench_references), or torch is not installed")
+                      "vst.models.convert.references), or torch is not "
+                      "installed")
   module, layout = reference
   torch.manual_seed(int(train.seed))
   dataset = registry.get_dataset(config.dataset.name)

@@ -16,8 +16,8 @@ have no counterpart in `vst.models.mvit`.
 
 import math
 
-from vst import bench_references
 from vst.layers import space_time_pos_embed
+from vst.models.convert import references
 from vst.models.convert.torch_state import StateDict
 
 
@@ -94,7 +94,7 @@ def torchvision_mvit(model, frames: int, crop: int):
       patch_embed_padding=tuple(model.patch_padding))
 
 
-@bench_references.register("mvit", layout="BCTHW")
+@references.register("mvit", layout="BCTHW")
 def _bench_reference(config, kwargs):
   """torchvision's MViT (v1) at the config's sizes."""
   from vst.models.mvit import MViT  # pylint: disable=g-import-not-at-top

@@ -11,7 +11,7 @@ torchvision's `features` Sequential alternates stages and PatchMerging:
 `features.{2i}` is stage i, `features.{2i+1}` the merging after it.
 """
 
-from vst import bench_references
+from vst.models.convert import references
 from vst.models.convert.torch_state import StateDict
 
 # torchvision builder -> our variant.
@@ -68,7 +68,7 @@ def torchvision_swin3d(kwargs, num_classes: int):
       num_classes=num_classes)
 
 
-@bench_references.register("swin3d", layout="BCTHW")
+@references.register("swin3d", layout="BCTHW")
 def _bench_reference(config, kwargs):
   """torchvision's SwinTransformer3d at the config's sizes."""
   return torchvision_swin3d(kwargs, int(config.dataset.num_classes))

@@ -26,10 +26,10 @@ Layouts that differ:
 
 from typing import Any, Mapping
 
-from vst import bench_references
 from vst.errors import ConfigError
 from vst.models import timesformer
 from vst.models.convert import hf_config as hf
+from vst.models.convert import references
 from vst.models.convert import torch_state
 
 # HF attention_type -> our attention pattern.
@@ -146,7 +146,7 @@ def params_from_hf_timesformer(state_dict: Mapping[str, Any],
   return params
 
 
-@bench_references.register("timesformer", layout="BTCHW")
+@references.register("timesformer", layout="BTCHW")
 def hf_timesformer(config, kwargs):
   """HF's TimesformerForVideoClassification (divided, joint; not space-only,
   whose HF classifier sees one class token per frame, nor tubelets of more

@@ -26,7 +26,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from vst import bench_references
+from vst.models.convert import references
 
 # torchvision builder -> (our registry name, variant).
 TORCHVISION_MODELS = {
@@ -199,4 +199,4 @@ def _reference(name: str):
 
 
 for _name in ("resnet3d", "r2plus1d", "s3d"):
-  bench_references.register(_name, layout="BCTHW")(_reference(_name))
+  references.register(_name, layout="BCTHW")(_reference(_name))

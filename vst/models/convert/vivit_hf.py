@@ -26,10 +26,10 @@ Layouts that differ:
 import re
 from typing import Any, Mapping
 
-from vst import bench_references
 from vst.errors import ConfigError
 from vst.models import vivit
 from vst.models.convert import hf_config as hf
+from vst.models.convert import references
 from vst.models.convert import torch_state
 
 # Older transformers key names -> current ones, applied in order (the renames
@@ -157,7 +157,7 @@ def params_from_hf_vivit(state_dict: Mapping[str, Any],
   return params
 
 
-@bench_references.register("vivit", layout="BTCHW")
+@references.register("vivit", layout="BTCHW")
 def hf_vivit(config, kwargs):
   """HF transformers' VivitForVideoClassification (ViViT model 1 only)."""
   if kwargs.get("vivit_model", "spatio_temporal") != "spatio_temporal":

@@ -8,8 +8,9 @@ Prints parameters, GMACs per clip, compile time, forward and train-step clips/s
 memory analysis; the allocator's peak where the backend reports one), and the
 fraction of the machine's measured float32 matmul throughput that the train
 step reaches, counting only its matmul and convolution FLOPs. With torch
-installed and a PyTorch reference registered for the model (vst.bench_references),
-it times the reference at the same shape and prints our/their speed ratio.
+installed and a PyTorch reference registered for the model
+(vst.models.convert.references), it times the reference at the same shape
+and prints our/their speed ratio.
 
 With --data it also times the config's own training input pipeline
 (`config.dataset`: decode, sample, augment, batch; point a real dataset at its
@@ -69,10 +70,10 @@ def peak_bytes(compiled) -> int:
 def bench(config, runs: int = 5, reference: bool = True) -> dict:
   import jax  # pylint: disable=g-import-not-at-top
   import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+  from vst import flops as flops_lib  # pylint: disable=g-import-not-at-top
   from vst import sharding as sharding_lib  # pylint: disable=g-import-not-at-top
   from vst import train as train_lib  # pylint: disable=g-import-not-at-top
   from vst import validate  # pylint: disable=g-import-not-at-top
-  from vst.tools import flops as flops_lib  # pylint: disable=g-import-not-at-top
 
   validate.check_config(config)
   batch_size = int(config.train.batch_size)

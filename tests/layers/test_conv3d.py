@@ -9,10 +9,10 @@ from jax import lax
 import numpy as np
 import pytest
 
+from vst import flops
 from vst.errors import ConfigError
 from vst.layers import conv3d
 from vst.layers import embed
-from vst.tools import flops
 
 X = jax.random.normal(jax.random.key(0), (2, 4, 8, 8, 16))
 

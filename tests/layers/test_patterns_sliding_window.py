@@ -8,11 +8,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from vst import flops
 from vst.errors import ConfigError
 from vst.layers import attention
 from vst.layers import patterns_sliding_window as swa
 from vst.layers.attention import Tokens
-from vst.tools import flops
 
 
 def _qkv(length, batch=2, heads=2, head_dim=4, seed=0):

@@ -7,10 +7,10 @@ import jax.numpy as jnp
 import numpy as np
 import torch
 
+from vst import flops
 from vst.layers import attention
 from vst.layers import patterns_trajectory as traj_lib
 from vst.layers.attention import Tokens
-from vst.tools import flops
 
 HEADS, HEAD_DIM = 2, 4
 WIDTH = HEADS * HEAD_DIM

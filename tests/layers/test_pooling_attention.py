@@ -7,11 +7,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from vst import flops
 from vst.layers import attention
 from vst.layers import multiscale_block
 from vst.layers import patterns_pooling as pooling
 from vst.layers.attention import Tokens
-from vst.tools import flops
 
 GRID = (4, 8, 8)
 HEADS, HEAD_DIM = 2, 8

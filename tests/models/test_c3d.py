@@ -5,9 +5,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from vst import flops
 from vst.errors import ConfigError
 from vst.models import registry
-from vst.tools import flops
 
 
 def _build(variant, num_classes=5, **fields):

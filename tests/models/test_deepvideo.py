@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from tests.models.short_training import short_training_losses
+from vst import flops
 from vst.errors import ConfigError
 from vst.models import registry
 from vst.models.deepvideo import VARIANTS, DeepVideo
-from vst.tools import flops
 
 
 def _model(variant="tiny", num_classes=5, **fields):

@@ -7,10 +7,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from vst import flops
 from vst.errors import ConfigError
 from vst.layers import inflate
 from vst.models import registry
-from vst.tools import flops
 
 
 def _build(name, variant, num_classes=5, **fields):

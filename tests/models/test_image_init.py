@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from ml_collections import ConfigDict
 
+from vst import flops
 from vst import init_2d
 from vst import train as train_lib
 from vst.errors import ConfigError
 from vst.models import registry
-from vst.tools import flops
 from tests.conftest import tiny_config
 
 torch = pytest.importorskip("torch")

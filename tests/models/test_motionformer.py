@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from tests.models.short_training import short_training_losses
+from vst import flops
 from vst.errors import ConfigError
 from vst.models import registry
 from vst.models.motionformer import VARIANTS, Motionformer
-from vst.tools import flops
 
 TINY_CLIPS = (2, 4, 16, 16, 3)
 

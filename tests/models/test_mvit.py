@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from tests.models.short_training import short_training_losses
+from vst import flops
 from vst.errors import ConfigError
 from vst.models import registry
 from vst.models.mvit import VARIANTS, MViT, block_settings
-from vst.tools import flops
 
 # (variant, frames) -> (params M, GMACs) at 224², Fan et al. 2021 Tab. 2/3
 # (REFERENCE.md). MViT-S's published 32.9 GFLOPs does not reconcile with its

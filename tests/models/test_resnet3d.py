@@ -12,10 +12,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from vst import flops
 from vst.errors import ConfigError
 from vst.models import registry
 from vst.models import resnet3d
-from vst.tools import flops
 
 FAMILIES = {"resnet3d": resnet3d.RESNET3D_VARIANTS,
             "r2plus1d": resnet3d.R2PLUS1D_VARIANTS,

@@ -15,12 +15,12 @@ import numpy as np
 import pytest
 
 from tests.conftest import tiny_config
+from vst import flops
 from vst import main as main_lib
 from vst.errors import ConfigError
 from vst.layers import recurrent
 from vst.models import registry
 from vst.models import snippets_lstm
-from vst.tools import flops
 
 RNN_MODELS = ("lrcn", "snippets_lstm", "convlstm", "lattice_lstm", "faster")
 

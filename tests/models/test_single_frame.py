@@ -6,10 +6,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from vst import flops
 from vst.errors import ConfigError
 from vst.layers import alexnet_tower
 from vst.models import registry
-from vst.tools import flops
 
 
 def _model(variant="tiny", num_classes=5, **fields):

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from tests.models.short_training import short_training_losses
+from vst import flops
 from vst.errors import ConfigError
 from vst.models import registry
 from vst.models.swin3d import VARIANTS, VideoSwin
-from vst.tools import flops
 
 # Liu et al. 2022, Tab. 1 (REFERENCE.md): variant -> (params M, GMACs), 32×224².
 PUBLISHED = {"T": (28.2, 88), "S": (49.8, 166), "B": (88.1, 282),

@@ -10,11 +10,11 @@ import pytest
 
 from tests.conftest import tiny_config
 from tests.models import short_training
+from vst import flops
 from vst.errors import ConfigError
 from vst.layers import attention as attention_lib
 from vst.models import registry
 from vst.models.timesformer import VARIANTS, TimeSformer
-from vst.tools import flops
 
 SCHEMES = ("space", "joint", "divided", "sparse_local_global", "axial")
 TINY_CLIPS = (2, 4, 16, 16, 3)  # A 4×2×2 grid of 8×8 patches.

@@ -10,9 +10,9 @@ import jax
 import numpy as np
 import pytest
 
+from vst import flops
 from vst.models import registry
 from vst.models.convert import torchvision_video
-from vst.tools import flops
 
 torch = pytest.importorskip(
     "torch", reason="parity with torchvision needs torch and torchvision")

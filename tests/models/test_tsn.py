@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from tests.conftest import tiny_config
+from vst import flops
 from vst import main as main_lib
 from vst.errors import ConfigError
 from vst.models import registry
 from vst.models.tsn import VARIANTS, TSN, cross_modality_init
-from vst.tools import flops
 
 
 def _model(variant="tiny", num_classes=4, **fields):

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from tests.models.short_training import short_training_losses
+from vst import flops
 from vst.errors import ConfigError
 from vst.models import registry
 from vst.models.uniformer import VARIANTS, UniFormer
-from vst.tools import flops
 
 # (variant, frames) -> (params M, GMACs per view) at 224², REFERENCE.md
 # (repo totals over 4 views divided by 4; params from mmaction2).

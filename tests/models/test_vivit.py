@@ -8,11 +8,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from vst import flops
 from vst.errors import ConfigError
 from vst.layers import embed
 from vst.models import registry
 from vst.models.vivit import VARIANTS, VIVIT_MODELS, ViViT
-from vst.tools import flops
 
 SMALL_VARIANTS = ("tiny",)
 TINY_CLIPS = (2, 4, 16, 16, 3)

@@ -11,10 +11,10 @@ import torch
 import transformers
 
 from tests.models.short_training import short_training_losses
+from vst import flops
 from vst.errors import ConfigError
 from vst.models import registry
 from vst.models.vtn import VARIANTS, VTN, LongformerEncoder
-from vst.tools import flops
 
 TINY_CLIPS = (2, 6, 16, 16, 3)
 

@@ -10,10 +10,10 @@ import pytest
 
 from tests.conftest import tiny_config
 from tests.models import short_training
+from vst import flops
 from vst.errors import ConfigError
 from vst.models import registry
 from vst.models.xvit import VARIANTS, XViT
-from vst.tools import flops
 
 TINY_CLIPS = (2, 4, 16, 16, 3)
 

@@ -50,9 +50,9 @@ import pathlib
 import sys
 from typing import Any, Sequence
 
+from vst import flops
 from vst.errors import ConfigError
 from vst.models import registry
-from vst.tools import flops
 
 # One file per model family, `published/<name>.json`, each a list of rows.
 PUBLISHED_PATH = pathlib.Path(__file__).with_name("published")

@@ -5,7 +5,7 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-from vst.tools import flops
+from vst import flops
 
 
 def _spec(*shape):

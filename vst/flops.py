@@ -8,6 +8,9 @@ jaxpr. That needs only tracing, no compile and no memory, so full-size models
 at paper resolution are counted in seconds on a laptop. `xla_flops` is XLA's
 own count of the same function, for cross-checking; it counts 2 FLOPs per MAC
 plus elementwise ops.
+
+It needs nothing of vst, so it sits below the trainer: `vst.train`,
+`vst.bench`, the tools and the experiments all count with this one module.
 """
 
 import functools

@@ -28,3 +28,23 @@ def gelu_approximate(hf_config: Any, model: str) -> bool:
     raise ConfigError(f"HF {model} hidden_act={act!r} is not supported; "
                       f"allowed: {', '.join(GELU_APPROXIMATE)}")
   return GELU_APPROXIMATE[act]
+
+
+def vit_architecture(hf_config: Any, variants: Mapping[str, Mapping[str, Any]],
+                     default: str, **embedding) -> tuple[str, dict[str, Any]]:
+  """(variant, architecture fields) of an HF ViT-family encoder.
+
+  The architecture is the encoder's width, depth, heads and MLP width plus
+  the model's `embedding` fields (its patch or tubelet size); the variant is
+  the one of `variants` with exactly that architecture, else `default` (the
+  fields are set explicitly, so the variant only names the size).
+  """
+  architecture = dict(
+      hidden_size=field(hf_config, "hidden_size"),
+      num_layers=field(hf_config, "num_hidden_layers"),
+      num_heads=field(hf_config, "num_attention_heads"),
+      mlp_dim=field(hf_config, "intermediate_size"),
+      **embedding)
+  variant = next((name for name, fields in variants.items()
+                  if fields == architecture), default)
+  return variant, architecture

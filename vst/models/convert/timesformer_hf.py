@@ -57,14 +57,9 @@ def model_config_from_hf(hf_config: Any) -> dict[str, Any]:
   if attention not in ATTENTION:
     raise ConfigError(f"HF TimeSformer attention_type={attention!r} is not "
                       f"supported; allowed: {', '.join(ATTENTION)}")
-  architecture = dict(
-      hidden_size=hf.field(hf_config, "hidden_size"),
-      num_layers=hf.field(hf_config, "num_hidden_layers"),
-      num_heads=hf.field(hf_config, "num_attention_heads"),
-      mlp_dim=hf.field(hf_config, "intermediate_size"),
+  variant, architecture = hf.vit_architecture(
+      hf_config, timesformer.VARIANTS, "B/16",
       patch_size=hf.field(hf_config, "patch_size"))
-  variant = next((name for name, fields in timesformer.VARIANTS.items()
-                  if fields == architecture), "B/16")
   return dict(
       name="timesformer",
       variant=variant,

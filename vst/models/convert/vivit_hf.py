@@ -66,14 +66,9 @@ def model_config_from_hf(hf_config: Any) -> dict[str, Any]:
   gelu_approximate = hf.gelu_approximate(hf_config, "ViViT")
   if not hf.field(hf_config, "qkv_bias"):
     raise ConfigError("HF ViViT qkv_bias=False is not supported")
-  architecture = dict(
-      hidden_size=hf.field(hf_config, "hidden_size"),
-      num_layers=hf.field(hf_config, "num_hidden_layers"),
-      num_heads=hf.field(hf_config, "num_attention_heads"),
-      mlp_dim=hf.field(hf_config, "intermediate_size"),
+  variant, architecture = hf.vit_architecture(
+      hf_config, vivit.VARIANTS, "B/16x2",
       tubelet_size=tuple(hf.field(hf_config, "tubelet_size")))
-  variant = next((name for name, fields in vivit.VARIANTS.items()
-                  if fields == architecture), "B/16x2")
   return dict(
       name="vivit",
       variant=variant,

@@ -18,10 +18,9 @@ from vst.models.registry import model_config
 
 
 def get_config():
-  model = model_config("motionformer", "B/16x2")
-  model.attention = "trajectory"
-  model.dtype = "bfloat16"
   return kinetics_config(
-      model, num_frames=16, frame_stride=4, crop_size=224, batch_size=32,
-      epochs=35, optimizer="adamw", learning_rate=1e-4, step_epochs=(20, 30),
+      model_config("motionformer", "B/16x2", attention="trajectory",
+                   dtype="bfloat16"),
+      num_frames=16, frame_stride=4, crop_size=224, batch_size=32, epochs=35,
+      optimizer="adamw", learning_rate=1e-4, step_epochs=(20, 30),
       weight_decay=0.05, label_smoothing=0.2, num_clips=10, num_crops=3)

@@ -19,11 +19,10 @@ from vst.models.registry import model_config
 
 
 def get_config():
-  model = model_config("mvit", "B-16x4")
-  model.drop_path_rate = 0.2
-  model.head_dropout_rate = 0.5
   return kinetics_config(
-      model, num_frames=16, frame_stride=4, crop_size=224, batch_size=16,
+      model_config("mvit", "B-16x4", drop_path_rate=0.2,
+                   head_dropout_rate=0.5),
+      num_frames=16, frame_stride=4, crop_size=224, batch_size=16,
       epochs=200, optimizer="adamw", learning_rate=1e-4, warmup_epochs=30,
       weight_decay=0.05, grad_clip_norm=1.0, label_smoothing=0.1,
       num_clips=5, num_crops=1, eval_every_epochs=10)

@@ -18,10 +18,8 @@ from vst.models.registry import model_config
 
 
 def get_config():
-  model = model_config("swin3d", "T")
-  model.drop_path_rate = 0.1
-  model.head_dropout_rate = 0.5
   return kinetics_config(
-      model, num_frames=32, frame_stride=2, crop_size=224, batch_size=64,
-      epochs=30, optimizer="adamw", learning_rate=1e-3, warmup_epochs=2.5,
+      model_config("swin3d", "T", drop_path_rate=0.1, head_dropout_rate=0.5),
+      num_frames=32, frame_stride=2, crop_size=224, batch_size=64, epochs=30,
+      optimizer="adamw", learning_rate=1e-3, warmup_epochs=2.5,
       weight_decay=0.02, num_clips=4, num_crops=3)

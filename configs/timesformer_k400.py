@@ -34,11 +34,10 @@ def get_config(clips: str = "base"):
     raise ConfigError(f"configs/timesformer_k400.py:{clips}: allowed "
                       f"arguments are {', '.join(CLIPS)}")
   num_frames, stride, min_resize, crop = CLIPS[clips]
-  model = model_config("timesformer", "B/16")
-  model.attention = "divided"
-  model.drop_path_rate = 0.1
   return kinetics_config(
-      model, num_frames=num_frames, frame_stride=stride,
-      min_resize=min_resize, crop_size=crop, batch_size=8, epochs=15,
-      optimizer="sgd", learning_rate=0.005, step_epochs=(11, 14),
-      weight_decay=1e-4, num_clips=1, num_crops=3, eval_batch_size=8)
+      model_config("timesformer", "B/16", attention="divided",
+                   drop_path_rate=0.1),
+      num_frames=num_frames, frame_stride=stride, min_resize=min_resize,
+      crop_size=crop, batch_size=8, epochs=15, optimizer="sgd",
+      learning_rate=0.005, step_epochs=(11, 14), weight_decay=1e-4,
+      num_clips=1, num_crops=3, eval_batch_size=8)

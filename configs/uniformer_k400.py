@@ -17,10 +17,9 @@ from vst.models.registry import model_config
 
 
 def get_config():
-  model = model_config("uniformer", "S")
-  model.drop_path_rate = 0.1
   return kinetics_config(
-      model, num_frames=16, frame_stride=4, crop_size=224, batch_size=8,
-      epochs=200, optimizer="adamw", learning_rate=1e-4, warmup_epochs=30,
+      model_config("uniformer", "S", drop_path_rate=0.1),
+      num_frames=16, frame_stride=4, crop_size=224, batch_size=8, epochs=200,
+      optimizer="adamw", learning_rate=1e-4, warmup_epochs=30,
       weight_decay=0.05, label_smoothing=0.1, num_clips=4, num_crops=1,
       eval_every_epochs=10)

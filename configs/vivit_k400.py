@@ -15,9 +15,8 @@ from vst.models.registry import model_config
 
 
 def get_config():
-  model = model_config("vivit", "B/16x2")
-  model.vivit_model = "factorised_encoder"
   return kinetics_config(
-      model, num_frames=32, frame_stride=2, crop_size=224, batch_size=64,
-      epochs=30, optimizer="sgd", learning_rate=0.05, warmup_epochs=2.5,
+      model_config("vivit", "B/16x2", vivit_model="factorised_encoder"),
+      num_frames=32, frame_stride=2, crop_size=224, batch_size=64, epochs=30,
+      optimizer="sgd", learning_rate=0.05, warmup_epochs=2.5,
       weight_decay=0.0, grad_clip_norm=1.0, num_clips=4, num_crops=3)

@@ -17,10 +17,9 @@ from vst.models.registry import model_config
 
 
 def get_config():
-  model = model_config("vtn", "B/16")
-  model.head_init = "zeros"
   return kinetics_config(
-      model, num_frames=16, frame_stride=8, crop_size=224, batch_size=16,
-      epochs=25, optimizer="sgd", learning_rate=1e-3, step_epochs=(13, 24),
+      model_config("vtn", "B/16", head_init="zeros"),
+      num_frames=16, frame_stride=8, crop_size=224, batch_size=16, epochs=25,
+      optimizer="sgd", learning_rate=1e-3, step_epochs=(13, 24),
       weight_decay=0.0, num_clips=1, num_crops=1, eval_batch_size=16,
       eval_every_epochs=1)

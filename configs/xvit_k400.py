@@ -22,10 +22,9 @@ def get_config(num_frames: str = "16"):
   if num_frames not in ("8", "16"):
     raise ConfigError(f"configs/xvit_k400.py:{num_frames}: the published "
                       "models take 8 or 16 frames")
-  model = model_config("xvit", "B/16")
-  model.head_dropout_rate = 0.5
   return kinetics_config(
-      model, num_frames=int(num_frames), frame_stride=16, crop_size=224,
+      model_config("xvit", "B/16", head_dropout_rate=0.5),
+      num_frames=int(num_frames), frame_stride=16, crop_size=224,
       batch_size=64, epochs=30, optimizer="sgd", learning_rate=0.03,
       warmup_epochs=5, weight_decay=1e-5, label_smoothing=0.3, num_clips=1,
       num_crops=3)

@@ -35,6 +35,16 @@ def test_model_config_fields_override_the_variant_and_a_locked_config():
     config.tubelet_sizes = (2, 4, 4)
 
 
+def test_model_config_sets_a_papers_fields_and_refuses_unknown_ones():
+  config = registry.model_config("vivit", "tiny", drop_path_rate=0.2,
+                                 vivit_model="factorised_encoder")
+  assert (config.drop_path_rate, config.vivit_model) == (
+      0.2, "factorised_encoder")
+  with pytest.raises(ConfigError, match="model.drop_rate is not a field of "
+                     "vivit; allowed: .*drop_path_rate"):
+    registry.model_config("vivit", "tiny", drop_rate=0.2)
+
+
 def test_unknown_variant_lists_the_valid_ones():
   with pytest.raises(ConfigError, match=r"model.variant \(for vivit\)='XXL' "
                      r"is not valid; allowed: .*tiny"):

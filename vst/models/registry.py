@@ -59,6 +59,12 @@ def get_entry(name: str) -> ModelEntry:
   return MODELS.get(name)
 
 
+def _not_a_field(entry: ModelEntry, key: str) -> ConfigError:
+  return ConfigError(
+      f"model.{key} is not a field of {entry.name}; allowed: "
+      f"{', '.join(sorted(entry.field_names() - {'num_classes'}))}")
+
+
 def module_kwargs(model_config: Mapping[str, Any], num_classes: int) -> dict[str, Any]:
   """Variant defaults overlaid with the config's explicit fields, checked."""
   entry = get_entry(model_config["name"])
@@ -71,15 +77,14 @@ def module_kwargs(model_config: Mapping[str, Any], num_classes: int) -> dict[str
     if key in _NON_MODULE_FIELDS or value is None:
       continue
     if key not in valid:
-      raise ConfigError(
-          f"model.{key} is not a field of {entry.name}; allowed: "
-          f"{', '.join(sorted(valid - {'num_classes'}))}")
+      raise _not_a_field(entry, key)
     kwargs[key] = value
   kwargs["num_classes"] = num_classes
   return kwargs
 
 
-def model_config(name: str, variant: str) -> ml_collections.ConfigDict:
+def model_config(name: str, variant: str,
+                 **fields: Any) -> ml_collections.ConfigDict:
   """`config.model` for `name`/`variant`, listing every field of the Module.
 
   Configs are locked, so only listed fields can be overridden from the command
@@ -87,6 +92,8 @@ def model_config(name: str, variant: str) -> ml_collections.ConfigDict:
   a config's reader every knob. Fields the variant sets are typed placeholders
   left at None ("the variant's value"), so that `--config.model.variant=L/16x2`
   still changes the architecture; the others hold the Module's defaults.
+  `fields` are a paper config's own settings (`drop_path_rate=0.2`), each
+  checked to be a field of the Module.
   """
   entry = get_entry(name)
   check_choice(f"model.variant (for {name})", variant, entry.variants)
@@ -100,6 +107,10 @@ def model_config(name: str, variant: str) -> ml_collections.ConfigDict:
       c[field.name] = config_dict.placeholder(type(preset[field.name]))
     elif field.default is not dataclasses.MISSING:
       c[field.name] = field.default
+  for key, value in fields.items():
+    if key not in entry.field_names() - {"num_classes"}:
+      raise _not_a_field(entry, key)
+    c[key] = value
   return c
 
 

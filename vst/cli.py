@@ -6,6 +6,7 @@ process (tests, notebooks) without absl's duplicate-flag error, and run
 in-process as `tool.main(argv)`.
 """
 
+import re
 import sys
 
 from absl import flags
@@ -23,13 +24,27 @@ def parse_flags(argv, flag_values: flags.FlagValues | None = None):
   except Exception as e:  # pylint: disable=broad-except
     message = str(e).strip("'\"").replace("\\n", " ").replace("\n", " ")
     message = message.replace("\\'", "'").replace('\\"', '"')
-    override = next((a.split("=")[0] for a in argv[1:]
-                     if a.startswith("--config.") and
-                     isinstance(e, (KeyError, AttributeError)) and
-                     a.split("=")[0].rsplit(".", 1)[-1] in message), None)
+    override = _override_named_in(message, argv[1:]) if isinstance(
+        e, (KeyError, AttributeError)) else None
     where = f"{override}: no such config field; " if override else ""
     print(f"error: {where}{message}", file=sys.stderr)
     sys.exit(2)
+
+
+def _override_named_in(message: str, args) -> str | None:
+  """The `--config.a.b` override that an ml_collections error is about.
+
+  The message quotes the bad key first and may suggest a valid one after it
+  ('nmu_steps' Did you mean "num_steps" ...), so the first quoted key decides;
+  a bare mention is the fallback.
+  """
+  overrides = [a.split("=")[0] for a in args if a.startswith("--config.")]
+  quoted = re.findall(r"['\"]([A-Za-z0-9_]+)['\"]", message)
+  for key in quoted[:1]:
+    for override in overrides:
+      if override.rsplit(".", 1)[-1] == key:
+        return override
+  return next((o for o in overrides if o.rsplit(".", 1)[-1] in message), None)
 
 
 def new_flag_values(argv, *, config_help: str, workdir_help: str):

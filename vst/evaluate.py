@@ -118,12 +118,13 @@ def coverage_metrics(report: dict) -> dict:
 
 class LimitedBatches:
   """The first `limit` examples of `batches` (eval.max_examples), keeping
-  the dataset's `report()`."""
+  the dataset's `report()` and `drain_skipped()`."""
 
   def __init__(self, batches: Iterable[dict], limit: int):
     self._batches, self._limit = batches, limit
-    if hasattr(batches, "report"):
-      self.report = batches.report
+    for method in ("report", "drain_skipped"):
+      if hasattr(batches, method):
+        setattr(self, method, getattr(batches, method))
 
   def __iter__(self):
     seen = 0

@@ -86,29 +86,24 @@ def load(config, workdir: Optional[str], allow_init: bool = False) -> Loaded:
   shardings = sharding_lib.param_shardings(abstract, mesh,
                                            config.mesh.param_sharding)
   folder = os.path.join(workdir, "checkpoints") if workdir else None
-  step = None
+  restored = None
   if folder and os.path.isdir(folder):
     mgr = checkpointing.manager(workdir, config.checkpoint.every_steps,
                                 config.checkpoint.keep)
-    step = mgr.latest_step()
-  if step is None:
+    # Read-only use: a damaged checkpoint is skipped, not moved.
+    restored = train_lib.restore_newest(mgr, workdir, config, abstract,
+                                        shardings, move_damaged=False)
+  if restored is None:
     if not allow_init:
       raise ConfigError(
           f"no checkpoint in {folder or '(no --workdir given)'}: train first "
           f"(python -m vst.main --config=... --workdir=...) or pass the run's "
           f"--workdir")
+    step = None
     with jax.set_mesh(mesh):
       state = train_lib.create_state(config, model, tx, shardings)
   else:
-    try:
-      state, _ = checkpointing.restore(
-          mgr, step, checkpointing.abstract_like(abstract, shardings))
-    except ValueError as e:
-      raise ConfigError(
-          f"the checkpoint at step {step} in {folder} was written by a "
-          f"different model than this config's "
-          f"({train_lib.config_summary(config)}): {str(e).splitlines()[0]}"
-      ) from e
+    step, state, _ = restored
   return Loaded(model, train_lib.variables_of(state), step,
                 class_names(config), mesh)
 

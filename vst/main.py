@@ -5,13 +5,27 @@ r"""Train or evaluate any vst model from a config file.
       --config.train.num_steps=500 --config.model.vivit_model=factorised_encoder
   python -m vst.main --config=... --workdir=... --mode=eval
 
+A run holds its workdir (WORKDIR/vst.lock): a second run on it stops at once.
+SIGTERM or Ctrl-C saves a checkpoint at the current step and exits with
+128 + the signal number; the same command resumes. Library logging (Orbax,
+absl, TensorStore) and the traceback of any failure go to WORKDIR/vst.log;
+stderr gets progress and, on failure, one `error:` line.
+
 Multi-host (TPU pods, GPU clusters): run the same command on every host with
---multihost; `jax.distributed.initialize()` reads the coordinator from the
-environment (TPU metadata, SLURM, or JAX_COORDINATOR_ADDRESS / JAX_NUM_PROCESSES
-/ JAX_PROCESS_ID). Each host reads its own shard of the data.
+--multihost; `jax.distributed.initialize()` finds the coordinator from the
+cluster's environment (TPU metadata, SLURM, MPI, Kubernetes). Each host reads
+its own shard of the data.
+
+Exit status: 0 done, 1 a failure (disk, data), 2 bad input, 3 the run
+diverged, 128 + N stopped by signal N (checkpoint saved).
 """
 
+import contextlib
+import errno
+import logging
+import os
 import sys
+import traceback
 
 from absl import app
 from absl import flags
@@ -27,21 +41,93 @@ _MODE = flags.DEFINE_enum("mode", "train", ["train", "eval"],
 _MULTIHOST = flags.DEFINE_bool("multihost", False,
                                "Call jax.distributed.initialize() first.")
 
+LOG_NAME = "vst.log"
+# Errors of the filesystem that end a run, whatever library met them.
+_FILESYSTEM_ERRORS = {errno.ENOSPC: "no space left on device",
+                      errno.EACCES: "permission denied",
+                      errno.EROFS: "read-only file system",
+                      errno.EDQUOT: "disk quota exceeded"}
 
-def run(config, workdir: str, mode: str = "train") -> dict:
-  """The whole job; raises ConfigError on bad input."""
+
+def run(config, workdir: str, mode: str = "train", stop=None) -> dict:
+  """The whole job; raises ConfigError on bad input.
+
+  `stop`: a `vst.preemption.StopRequests` (the command line passes one
+  holding SIGTERM/SIGINT); the run holds `workdir` while it runs.
+  """
   from vst import train as train_lib  # pylint: disable=g-import-not-at-top
   from vst import validate  # pylint: disable=g-import-not-at-top
+  from vst import workdir_lock  # pylint: disable=g-import-not-at-top
+  from vst import observe  # pylint: disable=g-import-not-at-top
+  import jax  # pylint: disable=g-import-not-at-top
   validate.check_workdir(workdir)
-  validate.check_config(config)
-  trainer = train_lib.Trainer(config, workdir)
-  return trainer.train() if mode == "train" else trainer.evaluate_latest()
+  # One lock per run, held by its first process: the others share its workdir.
+  lock = (workdir_lock.WorkdirLock(workdir, warn=observe.log)
+          if jax.process_index() == 0 else contextlib.nullcontext())
+  with lock:
+    validate.check_config(config)
+    trainer = train_lib.Trainer(config, workdir)
+    if mode == "train":
+      return trainer.train(stop)
+    return trainer.evaluate_latest()
+
+
+def filesystem_error(error: BaseException) -> str | None:
+  """'what: path' when `error` or one of its causes is a filesystem error
+  (Orbax and TensorStore wrap them, sometimes only as text)."""
+  seen = set()
+  while error is not None and id(error) not in seen:
+    seen.add(id(error))
+    if isinstance(error, OSError) and error.errno in _FILESYSTEM_ERRORS:
+      where = error.filename or ""
+      return f"{_FILESYSTEM_ERRORS[error.errno]}: {where}".rstrip(": ")
+    text = str(error)
+    for code, what in _FILESYSTEM_ERRORS.items():
+      if os.strerror(code).lower() in text.lower():
+        return what
+    error = error.__cause__ or error.__context__
+  return None
+
+
+def _log_to_workdir(workdir: str | None) -> str | None:
+  """Sends Python/absl logging to WORKDIR/vst.log instead of stderr."""
+  if not workdir:
+    return None
+  try:
+    os.makedirs(workdir, exist_ok=True)
+    path = os.path.join(workdir, LOG_NAME)
+    handler = logging.FileHandler(path)
+  except OSError:
+    return None
+  from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
+  absl_handler = absl_logging.get_absl_handler()
+  root = logging.getLogger()
+  root.removeHandler(absl_handler)
+  handler.setFormatter(logging.Formatter(
+      "%(asctime)s %(levelname)s %(name)s: %(message)s"))
+  root.addHandler(handler)
+  root.setLevel(logging.INFO)
+  return path
+
+
+def _fail(message: str, code: int, log_path: str | None, trace: bool) -> int:
+  if trace and log_path:
+    try:
+      with open(log_path, "a") as f:
+        f.write("".join(traceback.format_exc()))
+      message += f" (details in {log_path})"
+    except OSError:
+      pass
+  print(f"error: {message}", file=sys.stderr, flush=True)
+  return code
 
 
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
   import jax  # pylint: disable=g-import-not-at-top
+  from vst import preemption  # pylint: disable=g-import-not-at-top
+  from vst.data.workers import DataUnusableError  # pylint: disable=g-import-not-at-top
   from vst.errors import ConfigError  # pylint: disable=g-import-not-at-top
   from vst.train import NonFiniteLossError  # pylint: disable=g-import-not-at-top
   if _MULTIHOST.value:
@@ -49,17 +135,44 @@ def main(argv):
   if _CONFIG.value is None:
     print("error: --config=configs/<name>.py is required", file=sys.stderr)
     return 2
+  log_path = _log_to_workdir(_WORKDIR.value)
   try:
-    summary = run(_CONFIG.value, _WORKDIR.value, _MODE.value)
+    with preemption.StopRequests() as stop:
+      summary = run(_CONFIG.value, _WORKDIR.value, _MODE.value, stop)
   except ConfigError as e:
-    print(f"error: {e}", file=sys.stderr)
-    return 2
+    return _fail(str(e), 2, log_path, trace=False)
   except NonFiniteLossError as e:
-    print(f"error: {e}", file=sys.stderr)
-    return 3
+    return _fail(str(e), 3, log_path, trace=False)
+  except preemption.Preempted as e:
+    print(str(e), file=sys.stderr, flush=True)
+    return e.exit_code
+  except DataUnusableError as e:
+    return _fail(str(e), 1, log_path, trace=True)
+  except Exception as e:  # pylint: disable=broad-except
+    what = filesystem_error(e)
+    if what is None:
+      raise
+    return _fail(f"{what} (workdir {_WORKDIR.value})", 1, log_path, trace=True)
   print(summary_line(summary))
   return 0
 
 
+def _exit_now(code: int) -> None:
+  """Ends the process without interpreter teardown on a failure: Orbax's and
+  TensorStore's background threads otherwise print asyncio tracebacks about
+  a closed event loop after the one error line."""
+  sys.stdout.flush()
+  sys.stderr.flush()
+  logging.shutdown()
+  os._exit(code)  # pylint: disable=protected-access
+
+
+def entry_point(argv):
+  code = main(argv)
+  if code:
+    _exit_now(code)
+  return code
+
+
 if __name__ == "__main__":
-  app.run(main, flags_parser=parse_flags)
+  app.run(entry_point, flags_parser=parse_flags)

@@ -69,8 +69,11 @@ def predict_videos(config, workdir: str, videos: Sequence[str],
     try:
       inputs, layouts = inference.video_views(
           config, video, cache_dir=os.path.join(workdir, "predict_flow"))
-    except decode.DecodeError as e:
-      results.append({"video": video, "error": str(e)})
+    except Exception as e:  # pylint: disable=broad-except
+      # Any failure of one file (not only a decoder's) is reported by name
+      # and the other videos go on; the exit status says one failed.
+      results.append({"video": video,
+                      "error": str(decode.sample_failure(video, e))})
       continue
     with jax.set_mesh(loaded.mesh):
       logits = inference.apply_in_batches(apply, loaded.variables, inputs,

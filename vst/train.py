@@ -3,11 +3,17 @@
 Nothing here knows which model runs: the model comes from the registry by
 `config.model.name`, the data from the dataset registry by `config.dataset.name`.
 
-Resume order: the latest checkpoint in WORKDIR if there is one, else a fresh
-initialisation from `config.train.seed`, its params replaced by a 2D image
-checkpoint's when `config.init_from.path` is set (vst.init_2d). Batches depend
-only on (seed, step) and dropout keys are folded from the step, so a resumed
-run continues exactly where the interrupted one would have been.
+Resume order: the newest checkpoint in WORKDIR that restores (a damaged one
+is moved aside, vst.checkpointing), else a fresh initialisation from
+`config.train.seed`, its params replaced by a 2D image checkpoint's when
+`config.init_from.path` is set (vst.init_2d). Batches depend only on (seed,
+step) and dropout keys are folded from the step, so a resumed run continues
+exactly where the interrupted one would have been.
+
+A long run never loses work: a stop request (SIGTERM/SIGINT, vst.preemption)
+ends the step, saves it and raises `Preempted`; a non-finite state is never
+saved; a finished run is not run again; every sample the data passed over is
+named in WORKDIR/skipped.jsonl.
 """
 
 import functools
@@ -29,16 +35,18 @@ from vst import evaluate as evaluate_lib
 from vst import init_2d
 from vst import observe
 from vst import optim
+from vst import preemption
 from vst import sharding as sharding_lib
 from vst.data import registry as data_registry
 from vst.errors import ConfigError
 from vst.errors import check_choice
 from vst.models import registry as model_registry
-from vst.tools import flops as flops_lib
+from vst import flops as flops_lib
 
 
 class NonFiniteLossError(RuntimeError):
-  """The loss became NaN or inf; the last good checkpoint was kept."""
+  """The loss, a gradient or the state became NaN or inf; nothing
+  non-finite was saved, the last finite checkpoint is kept."""
 
 
 @flax.struct.dataclass
@@ -254,19 +262,11 @@ class Trainer:
   # --------------------------------------------------------------------------
   def restore_or_init(self):
     """(state, data_state or None): resume → init_from (if set) → scratch."""
-    latest = self.ckpt.latest_step()
-    if latest is not None:
-      abstract = checkpointing.abstract_like(self._abstract, self._state_shardings)
-      try:
-        state, data_state = checkpointing.restore(self.ckpt, latest, abstract)
-      except ValueError as e:
-        raise ConfigError(
-            f"the checkpoint at step {latest} in {self.workdir}/checkpoints was "
-            f"written by a different model or optimizer than this config's "
-            f"({config_summary(self.config)}); resume with the config it was "
-            f"trained with or use a new --workdir. Orbax: "
-            f"{str(e).splitlines()[0]}") from e
-      observe.log(f"Resumed from checkpoint at step {latest}.")
+    restored = restore_newest(self.ckpt, self.workdir, self.config,
+                              self._abstract, self._state_shardings)
+    if restored is not None:
+      step, state, data_state = restored
+      observe.log(f"Resumed from checkpoint at step {step}.")
       return state, data_state
     with jax.set_mesh(self.mesh):
       state = create_state(self.config, self.model, self.tx,
@@ -279,22 +279,39 @@ class Trainer:
     return state, None
 
   def evaluate(self, state) -> dict:
+    batches = _eval_batches(self.config, self.dataset)
     with jax.set_mesh(self.mesh):
-      return evaluate_lib.run(self.eval_step, state,
-                              _eval_batches(self.config, self.dataset),
-                              self.mesh, self.config.dataset.num_classes,
-                              _aggregation(self.config))
+      metrics = evaluate_lib.run(self.eval_step, state, batches, self.mesh,
+                                 self.config.dataset.num_classes,
+                                 _aggregation(self.config))
+    self._write_skipped(batches)
+    return metrics
 
   # --------------------------------------------------------------------------
-  def train(self) -> dict:
+  def train(self, stop: preemption.StopRequests | None = None) -> dict:
+    """Trains to `train.num_steps`, evaluates and writes summary.json.
+
+    `stop`: while its `requested` is set, the run saves the step it is at and
+    raises `preemption.Preempted` (vst.main passes one holding SIGTERM/SIGINT).
+    """
     config, train_cfg = self.config, self.config.train
+    finished = self._finished_summary()
+    if finished is not None:
+      return finished
     state, data_state = self.restore_or_init()
-    start_step = int(state.step)
     train_iter = self.dataset.train(
         config.dataset, _host_batch_size(config), train_cfg.seed,
         jax.process_index(), jax.process_count())
-    if data_state is not None:
-      train_iter.restore(data_state)
+    try:
+      if data_state is not None:
+        train_iter.restore(data_state)
+      return self._train_from(state, train_iter, stop)
+    finally:
+      _close(train_iter)
+
+  def _train_from(self, state, train_iter, stop) -> dict:
+    config, train_cfg = self.config, self.config.train
+    start_step = int(state.step)
     base_rng = jax.random.key(train_cfg.seed + 1)
     writer = observe.MetricWriter(self.workdir)
     progress = observe.Progress(train_cfg.num_steps, start_step)
@@ -305,7 +322,7 @@ class Trainer:
     window, window_steps = None, 0
     timed_steps, timed_seconds = 0, 0.0
     t_window = time.perf_counter()
-    last_good_step = start_step
+    last_good_step = start_step if self.ckpt.latest_step() is not None else None
     loss = float("nan")
     try:
       for step in range(start_step + 1, train_cfg.num_steps + 1):
@@ -314,12 +331,13 @@ class Trainer:
           state, metrics = self.train_step(state, batch, base_rng)
         window = metrics if window is None else window.merge(metrics)
         window_steps += 1
+        stopping = stop is not None and stop.agreed()
         at_log = step % train_cfg.log_every_steps == 0 or step == train_cfg.num_steps
         at_ckpt = (step % config.checkpoint.every_steps == 0 or
-                   step == train_cfg.num_steps)
+                   step == train_cfg.num_steps or stopping)
         at_eval = (train_cfg.eval_every_steps and
                    step % train_cfg.eval_every_steps == 0 and
-                   step != train_cfg.num_steps)
+                   step != train_cfg.num_steps and not stopping)
         if at_log or at_ckpt or at_eval:
           means = {k: float(v) for k, v in window.compute().items()}
           _check_finite(means, step - window_steps + 1, step, last_good_step)
@@ -334,16 +352,26 @@ class Trainer:
           progress.update(step, loss=means["loss"])
           window, window_steps = None, 0
           if at_ckpt:
-            checkpointing.save(self.ckpt, step, state, train_iter.state(),
-                               config.to_dict(), force=step == train_cfg.num_steps)
+            self._save(step, state, train_iter, last_good_step,
+                       force=stopping or step == train_cfg.num_steps)
             last_good_step = step
           if at_eval:
             eval_metrics = self.evaluate(state)
             self._write_eval(writer, step, eval_metrics)
           t_window = time.perf_counter()
+        self._write_skipped(train_iter)
+        if stopping:
+          self.ckpt.wait_until_finished()
+          raise preemption.Preempted(
+              stop.signal_name or "a stop request on another process", step,
+              self.workdir)
+    except BaseException:
+      writer.close()
+      raise
     finally:
       progress.close()
       self.ckpt.wait_until_finished()
+    _close(train_iter)  # its workers would compete with evaluation's
     eval_metrics = self.evaluate(state)
     self._write_eval(writer, int(state.step), eval_metrics)
     writer.close()
@@ -362,12 +390,12 @@ class Trainer:
     return summary
 
   def evaluate_latest(self) -> dict:
-    latest = self.ckpt.latest_step()
-    if latest is None:
+    if self.ckpt.latest_step() is None:
       raise ConfigError(
           f"--mode=eval needs a checkpoint in {self.workdir}/checkpoints; "
           f"none found: train first with --mode=train")
     state, _ = self.restore_or_init()
+    latest = int(state.step)
     metrics = self.evaluate(state)
     writer = observe.MetricWriter(self.workdir)
     self._write_eval(writer, latest, metrics)
@@ -393,23 +421,112 @@ class Trainer:
         f"{k}={v:.4f}" for k, v in _scalar_metrics(metrics).items()))
 
   def _write_summary(self, summary, name="summary.json"):
+    """Writes `summary` without its undefined (NaN) values: a JSON NaN is
+    neither valid JSON nor a result."""
     if jax.process_index() == 0:
+      finite = {k: v for k, v in summary.items()
+                if not (isinstance(v, float) and not np.isfinite(v))}
       with open(os.path.join(self.workdir, name), "w") as f:
-        json.dump(summary, f, indent=2)
+        json.dump(finite, f, indent=2)
+
+  def _save(self, step: int, state, train_iter, last_good_step, force: bool):
+    """Saves `step` if the whole state is finite, else stops the run.
+
+    The window's loss and gradient norm can be finite while the update they
+    produced is not (a diverging learning rate), so the state itself is
+    checked: a checkpoint is always one a run can resume from.
+    """
+    bad = checkpointing.non_finite_parts(state)
+    if bad:
+      if last_good_step is None:
+        where = ("there is no checkpoint yet, so rerunning starts from "
+                 "scratch")
+      else:
+        where = (f"the last finite checkpoint is step {last_good_step} in "
+                 f"{checkpointing.folder(self.workdir)}, where rerunning "
+                 "resumes")
+      raise NonFiniteLossError(
+          f"the {' and '.join(bad)} held NaN or inf at step {step}; it was "
+          f"not saved: {where}. Lower train.learning_rate (or set "
+          "train.grad_clip_norm) and rerun the same command")
+    checkpointing.save(self.ckpt, step, state, train_iter.state(),
+                       self.config.to_dict(), force=force)
+
+  def _finished_summary(self) -> dict | None:
+    """The summary of a run that already reached train.num_steps, else None.
+
+    A finished workdir is left as it is: rerunning its command must not
+    retrain, re-evaluate or rewrite summary.json.
+    """
+    num_steps = self.config.train.num_steps
+    latest = self.ckpt.latest_step()
+    path = os.path.join(self.workdir, "summary.json")
+    if latest is None or latest < num_steps or not os.path.exists(path):
+      return None
+    with open(path) as f:
+      summary = json.load(f)
+    if summary.get("step", -1) < num_steps:
+      return None
+    observe.log(f"the run in {self.workdir} already finished at step "
+                f"{summary['step']} ({path}); nothing to do. --mode=eval "
+                "re-evaluates it; a larger --config.train.num_steps continues "
+                "it")
+    return summary
+
+  def _write_skipped(self, source) -> None:
+    """Appends the samples `source` passed over to WORKDIR/skipped.jsonl
+    (each process its own file: hosts read different samples)."""
+    drain = getattr(source, "drain_skipped", None)
+    records = drain() if drain is not None else []
+    if not records:
+      return
+    index = jax.process_index()
+    name = "skipped.jsonl" if index == 0 else f"skipped.process_{index}.jsonl"
+    with open(os.path.join(self.workdir, name), "a") as f:
+      for record in records:
+        f.write(json.dumps(record) + "\n")
+
+
+def _close(train_iter) -> None:
+  """Stops a train iterator's workers (threads or processes), if it has any."""
+  close = getattr(train_iter, "close", None)
+  if close is not None:
+    close()
 
 
 def _check_finite(means: dict[str, float], first: int, last: int,
-                  last_good_step: int) -> None:
+                  last_good_step: int | None) -> None:
   """Raises NonFiniteLossError if steps `first`..`last` had a non-finite loss
   or gradient: a non-finite gradient would already have poisoned the
   parameters that the next checkpoint would save."""
   for key in ("loss", "grad_norm"):
     if not np.isfinite(means[key]):
       steps = f"step {last}" if first == last else f"steps {first}-{last}"
+      where = ("there is no checkpoint yet" if last_good_step is None else
+               f"the last good checkpoint is step {last_good_step}, where "
+               "rerunning resumes")
       raise NonFiniteLossError(
           f"{key} became {means[key]} within {steps}; stopped without saving: "
-          f"the last good checkpoint is step {last_good_step}. Lower "
-          "train.learning_rate or set train.grad_clip_norm.")
+          f"{where}. Lower train.learning_rate or set train.grad_clip_norm.")
+
+
+def restore_newest(mgr, workdir: str, config, abstract, shardings,
+                   move_damaged: bool = True):
+  """(step, state, data_state) of WORKDIR's newest good checkpoint, or None.
+
+  Raises ConfigError when that checkpoint belongs to another model or
+  optimizer or holds NaN/inf; a damaged one is moved aside (by process 0,
+  and only if `move_damaged`) and the one before it is used.
+  """
+  try:
+    return checkpointing.restore_newest(
+        mgr, workdir, checkpointing.abstract_like(abstract, shardings),
+        warn=lambda message: observe.log(f"warning: {message}"),
+        move_damaged=move_damaged and jax.process_index() == 0)
+  except checkpointing.CheckpointMismatchError as e:
+    raise checkpointing.CheckpointMismatchError(
+        f"{e}. This config is {config_summary(config)}: resume with the "
+        "config it was trained with or use a new --workdir") from e
 
 
 def config_summary(config) -> str:

@@ -4,16 +4,18 @@ These run before anything is compiled or read, so a typo costs seconds, not a
 queued job on a pod.
 """
 
+import math
 import os
 import tempfile
 
 import jax
 
+from vst import evaluate as evaluate_lib
 from vst import init_2d
 from vst import optim
 from vst import sharding as sharding_lib
 from vst.data import registry as data_registry
-from vst.errors import ConfigError
+from vst.errors import ConfigError, check_choice
 from vst.models import registry as model_registry
 
 REQUIRED_SECTIONS = ("model", "dataset", "train", "eval", "mesh", "checkpoint")
@@ -38,15 +40,19 @@ def check_config(config) -> None:
   for field in ("num_steps", "batch_size", "grad_accum_steps", "log_every_steps"):
     _positive(f"train.{field}", train[field])
   _positive("train.eval_every_steps", train.eval_every_steps, allow_zero=True)
-  _positive("eval.batch_size", config.eval.batch_size)
   _positive("checkpoint.every_steps", config.checkpoint.every_steps)
   _positive("checkpoint.keep", config.checkpoint.keep)
   if not 0.0 <= train.label_smoothing < 1.0:
     raise ConfigError(
         f"train.label_smoothing={train.label_smoothing} must be in [0, 1)")
+  _check_optimizer_numbers(train)
+  _check_eval_fields(config.eval)
 
   builder = data_registry.get_dataset(dataset.name)
   builder.validate(dataset)
+  # The eval split is read only at the first evaluation, hours in: look it up
+  # now (a bad name, a missing annotation file) so a typo costs seconds.
+  builder.num_examples(dataset, config.eval.split)
   model = model_registry.build_model(config.model, dataset.num_classes)
   model_registry.check_input_shape(model, builder.input_spec(dataset))
   optim.make_optimizer(train)
@@ -69,6 +75,34 @@ def check_config(config) -> None:
     raise ConfigError(
         f"eval.batch_size={config.eval.batch_size} must be divisible by the "
         f"mesh's data axis ({data_size} devices)")
+
+
+def _non_negative(field: str, value) -> None:
+  if (isinstance(value, bool) or not isinstance(value, (int, float))
+      or not math.isfinite(value) or value < 0):
+    raise ConfigError(f"{field}={value!r} must be a finite number >= 0")
+
+
+def _check_optimizer_numbers(train) -> None:
+  """Values that train without an error but not as intended: a negative
+  learning rate ascends the loss, a negative weight decay grows weights."""
+  _non_negative("train.learning_rate", train.learning_rate)
+  _non_negative("train.weight_decay", train.weight_decay)
+  _non_negative("train.grad_clip_norm", train.grad_clip_norm)
+  _non_negative("train.momentum", train.momentum)
+  for field in ("b1", "b2"):
+    value = train[field]
+    if not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
+      raise ConfigError(f"train.{field}={value!r} must be in [0, 1)")
+
+
+def _check_eval_fields(eval_config) -> None:
+  _positive("eval.batch_size", eval_config.batch_size)
+  _positive("eval.num_clips", eval_config.num_clips)
+  _positive("eval.num_crops", eval_config.num_crops)
+  _positive("eval.max_examples", eval_config.max_examples, allow_zero=True)
+  check_choice("eval.aggregation", eval_config.aggregation,
+               evaluate_lib.AGGREGATIONS)
 
 
 def _check_init_from(config) -> None:

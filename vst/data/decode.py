@@ -35,6 +35,14 @@ class DecodeError(Exception):
   """A video that cannot give the frames asked for: the message says why."""
 
 
+def sample_failure(path: str, error: Exception) -> "DecodeError":
+  """`error`, raised while reading `path`, as a DecodeError naming the file
+  (a DecodeError already does; any other exception gets its type and path)."""
+  if isinstance(error, DecodeError):
+    return error
+  return DecodeError(f"{path}: {type(error).__name__}: {error}")
+
+
 class MissingVideoError(DecodeError):
   """The file is not there (deleted or moved after the index was built)."""
 

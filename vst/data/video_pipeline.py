@@ -13,6 +13,9 @@ num_clips × num_crops rows sharing a "video_id" (its index in the split),
 which `vst.evaluate` uses to aggregate views. A video that cannot be read
 becomes masked rows, so all hosts still run the same number of steps, and is
 counted; `report()` gives the coverage that goes next to every accuracy.
+
+Both sides keep a record of every sample they passed over (file, cause,
+message); the trainer drains them into the run's `skipped.jsonl`.
 """
 
 import collections
@@ -52,8 +55,8 @@ def _stack(rows: list[dict], spec: VideoSpec) -> registry.Batch:
 def assemble_batch(spec: VideoSpec, train_seed: int, position: int,
                    results: list) -> tuple[registry.Batch, list]:
   """The train batch at `position` from its rows' `workers.train_item`
-  results: stacked, normalised and mixed; and the (reason, sample) pairs
-  skipped on the way."""
+  results: stacked, normalised and mixed; and the `workers.Skip`s passed
+  over on the way."""
   batch = _stack([clip for clip, _ in results], spec)
   if spec.mixing:
     rng = np.random.default_rng([spec.seed, train_seed, _MIX_STREAM,
@@ -65,6 +68,20 @@ def assemble_batch(spec: VideoSpec, train_seed: int, position: int,
 def _log(message: str) -> None:
   from vst import observe  # pylint: disable=g-import-not-at-top
   observe.log(message)
+
+
+def skip_record(maker: clips_lib.ClipMaker, skip: "workers.Skip",
+                split: str) -> dict[str, Any]:
+  """A `skipped.jsonl` line: the file, the cause and the error message."""
+  path = (maker.paths[skip.sample] if 0 <= skip.sample < len(maker.paths)
+          else f"sample {skip.sample}")
+  return {"path": str(path), "cause": skip.reason, "message": skip.message,
+          "split": split}
+
+
+# Train samples read before the failed fraction is judged, so that one bad
+# file among the first few does not stop a run.
+MIN_SAMPLES_FOR_SKIP_FRACTION = 100
 
 
 # ============================================================================
@@ -109,6 +126,8 @@ class VideoTrainIterator(registry.TrainIterator):
     self._start_workers()
     self.skipped = {reason: 0 for reason in workers.SKIP_REASONS}
     self._reported = 0
+    self._records: list[dict] = []
+    self._recorded: set[int] = set()
 
   def _start_workers(self) -> None:
     self._pool = workers.make_pool(self._spec.worker_type,
@@ -141,14 +160,37 @@ class VideoTrainIterator(registry.TrainIterator):
   def __next__(self) -> registry.Batch:
     batch, skipped = self._next_result()
     self._position += 1
-    for reason, _ in skipped:
-      self.skipped[reason] += 1
+    for skip in skipped:
+      self.skipped[skip.reason] += 1
+      # Each bad file once per run: an epoch meets it again every time.
+      if skip.sample not in self._recorded:
+        self._recorded.add(skip.sample)
+        self._records.append(skip_record(self._maker, skip, "train"))
     total = sum(self.skipped.values())
     if total and total >= max(1, 10 * self._reported):
       self._reported = total
       _log(f"{self._spec.name} train: skipped {total} unusable clips so far "
-           f"({', '.join(f'{k}={v}' for k, v in self.skipped.items() if v)})")
+           f"({self._counts()}), the latest "
+           f"{skip_record(self._maker, skipped[-1], 'train')['path'] if skipped else 'earlier'}")
+    self._check_skip_fraction(total)
     return batch
+
+  def _counts(self) -> str:
+    return ", ".join(f"{k}={v}" for k, v in self.skipped.items() if v)
+
+  def _check_skip_fraction(self, total: int) -> None:
+    read = total + self._position * self._items.size
+    limit = self._spec.max_skip_fraction
+    if read >= MIN_SAMPLES_FOR_SKIP_FRACTION and total > limit * read:
+      raise workers.DataUnusableError(
+          f"{total} of the {read} train samples read so far failed "
+          f"({self._counts()}), more than dataset.max_skip_fraction={limit}; "
+          f"the files and errors are listed in the workdir's skipped.jsonl")
+
+  def drain_skipped(self) -> list[dict]:
+    """The skip records since the last call (path, cause, message)."""
+    records, self._records = self._records, []
+    return records
 
   def state(self) -> dict[str, Any]:
     return {"position": self._position,
@@ -165,9 +207,13 @@ class VideoTrainIterator(registry.TrainIterator):
         self.skipped[reason] = int(count)
 
   def close(self) -> None:
+    """Stops the workers; may be called more than once. Process workers are
+    waited for (each finishes at most its current clip), so none outlives
+    the run."""
     self._drop_pending()
     self._assembler.shutdown(wait=False, cancel_futures=True)
-    self._pool.shutdown(wait=False, cancel_futures=True)
+    self._pool.shutdown(wait=self._spec.worker_type == "process",
+                        cancel_futures=True)
     workers.unregister(self._key)
 
   def _drop_pending(self) -> None:
@@ -194,6 +240,7 @@ class EvalStream:
     self.unreadable = {reason: 0 for reason in workers.SKIP_REASONS}
     self.evaluated = 0
     self.problems: list[str] = []
+    self._records: list[dict] = []
 
   @property
   def views_per_video(self) -> int:
@@ -233,9 +280,10 @@ class EvalStream:
     views, failure = (None, None) if future is None else future.result()
     if views is None:
       if failure is not None:
-        self.unreadable[failure[0]] += 1
+        self.unreadable[failure.reason] += 1
         if len(self.problems) < 20:
-          self.problems.append(failure[1])
+          self.problems.append(failure.message)
+        self._records.append(skip_record(self._maker, failure, "eval"))
       for _ in range(self.views_per_video):
         yield {"row": None, "video_id": -1}
       return
@@ -273,6 +321,11 @@ class EvalStream:
         "video_id": np.asarray([r["video_id"] for r in rows], np.int64),
         "mask": np.asarray([r["row"] is not None for r in rows], np.float32),
     }
+
+  def drain_skipped(self) -> list[dict]:
+    """The skip records since the last call (path, cause, message)."""
+    records, self._records = self._records, []
+    return records
 
   def report(self) -> dict[str, dict[str, int]]:
     """Counts behind the coverage: "global" ones are the same on every host

@@ -18,6 +18,8 @@ field), then handed, picklable, to data workers.
   short_video       pad (repeat the last frame) | skip
   fold              1, 2 or 3 (UCF-101 / HMDB-51 official splits)
   num_workers       data worker threads/processes (0: all cores)
+  max_skip_fraction stop the run when more than this fraction of the train
+                    samples read so far failed (default 0.2)
   worker_type       thread | process
   loader            vst (vst.data.workers pools) | grain (Grain's map and
                     prefetch; the same batches, vst.data.grain_pipeline)
@@ -68,6 +70,7 @@ class VideoSpec:
   seed: int
   source: str
   tfds_name: str
+  max_skip_fraction: float = 0.2
 
   @property
   def num_frames(self) -> int:
@@ -137,7 +140,17 @@ def make_video_spec(config) -> VideoSpec:
       seed=_int("seed", config.get("seed") or 0, 0),
       source=_choice("source", config.get("source") or "files", SOURCES),
       tfds_name=config.get("tfds_name") or "",
+      max_skip_fraction=_fraction(
+          "max_skip_fraction", config.get("max_skip_fraction", 0.2)),
   )
+
+
+def _fraction(field: str, value) -> float:
+  if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+      0.0 <= value <= 1.0):
+    raise ConfigError(f"dataset.{field}={value!r} is not valid; allowed: a "
+                      "number in [0, 1]")
+  return float(value)
 
 
 def input_spec(spec: VideoSpec):

@@ -10,6 +10,10 @@ Training tasks never fail on a bad video: `train_item` walks to the next
 sample of the epoch's permutation, deterministically, and says what it
 skipped, so a resumed run and an uninterrupted one see the same clips and
 the same counts. A substitute's label is its own, never the skipped one's.
+Any exception a sample raises counts, not only a `DecodeError`: a frame
+folder whose JPEGs differ in size fails in numpy, not in the decoder, and
+must not end a run of days. Each skip carries the file and the message, for
+the run's `skipped.jsonl`.
 """
 
 import concurrent.futures
@@ -27,12 +31,13 @@ from vst.data import decode
 # Consecutive bad videos one item may step over before the data is declared
 # unusable (the error then names the last few).
 MAX_ATTEMPTS = 64
-SKIP_REASONS = ("missing", "unreadable", "too_short")
+# "error": any other exception while making the sample's clip.
+SKIP_REASONS = ("missing", "unreadable", "too_short", "error")
 
 _MAKERS: dict[str, "clips_lib.ClipMaker"] = {}
 _STREAMS: dict[str, "TrainStream"] = {}
-# sample -> reason, per worker: a video known bad is not decoded again.
-_BAD: dict[str, dict[int, str]] = {}
+# sample -> Skip, per worker: a video known bad is not decoded again.
+_BAD: dict[str, dict[int, "Skip"]] = {}
 
 
 def skip_reason(error: Exception) -> str:
@@ -40,7 +45,26 @@ def skip_reason(error: Exception) -> str:
     return "too_short"
   if isinstance(error, decode.MissingVideoError):
     return "missing"
-  return "unreadable"
+  if isinstance(error, decode.DecodeError):
+    return "unreadable"
+  return "error"
+
+
+@dataclasses.dataclass(frozen=True)
+class Skip:
+  """One sample passed over: its number, the cause (a SKIP_REASONS entry)
+  and the error's message (with the exception type for "error")."""
+  sample: int
+  reason: str
+  message: str
+
+
+def skip_of(sample: int, error: Exception) -> Skip:
+  reason = skip_reason(error)
+  message = str(error) or type(error).__name__
+  if reason == "error":
+    message = f"{type(error).__name__}: {message}"
+  return Skip(sample, reason, message[:500])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,20 +121,20 @@ class DataUnusableError(RuntimeError):
 
 def train_item(key: str, item: int):
   """(clip, skipped) of stream item `item`: clip as `ClipMaker.train_clip`,
-  skipped a list of (reason, sample) passed over on the way to it."""
+  skipped the list of `Skip`s passed over on the way to it."""
   maker, stream, bad = _MAKERS[key], _STREAMS[key], _BAD[key]
   skipped, messages = [], []
   for attempt in range(MAX_ATTEMPTS):
     sample = stream.candidate(item, attempt)
     if sample in bad:
-      skipped.append((bad[sample], sample))
+      skipped.append(bad[sample])
       continue
     try:
       return maker.train_clip(sample, stream.rng(item, attempt)), skipped
-    except decode.DecodeError as e:
-      bad[sample] = skip_reason(e)
-      skipped.append((bad[sample], sample))
-      messages.append(str(e))
+    except Exception as e:  # pylint: disable=broad-except
+      bad[sample] = skip_of(sample, e)
+      skipped.append(bad[sample])
+      messages.append(bad[sample].message)
   raise DataUnusableError(
       f"{MAX_ATTEMPTS} videos in a row could not be read; the data under "
       f"dataset.data_dir={maker.spec.data_dir!r} looks unusable. Last errors: "
@@ -118,11 +142,11 @@ def train_item(key: str, item: int):
 
 
 def eval_video(key: str, sample: int, num_clips: int, num_crops: int):
-  """(views, None) of a test video, or (None, (reason, message))."""
+  """(views, None) of a test video, or (None, Skip)."""
   try:
     return _MAKERS[key].test_views(sample, num_clips, num_crops), None
-  except decode.DecodeError as e:
-    return None, (skip_reason(e), str(e))
+  except Exception as e:  # pylint: disable=broad-except
+    return None, skip_of(sample, e)
 
 
 def make_pool(worker_type: str, num_workers: int, key: str, maker,

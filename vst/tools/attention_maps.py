@@ -406,9 +406,13 @@ def run(config, workdir: str | None, video: str, out_dir: str,
     ValueError: a model that records no attention (a CNN, say).
   """
   from vst import inference  # pylint: disable=g-import-not-at-top
+  from vst.data import decode  # pylint: disable=g-import-not-at-top
   loaded = inference.load(config, workdir,
                           allow_init=allow_init or workdir is None)
-  inputs, _ = inference.video_views(config, video)
+  try:
+    inputs, _ = inference.video_views(config, video)
+  except Exception as e:  # pylint: disable=broad-except
+    raise decode.sample_failure(video, e) from e
   if isinstance(inputs, dict):
     raise ValueError("attention maps take RGB clips; this config's model "
                      f"reads {', '.join(sorted(inputs))}")
@@ -459,7 +463,10 @@ def main(argv: Sequence[str]) -> int:
   try:
     written = run(fv.config, fv.workdir, videos[0], fv.out, fv.allow_init,
                   fv.rollout, fv.alpha, fv.fps, fv.scale)
-  except (ConfigError, ValueError, decode.DecodeError) as e:
+  except decode.DecodeError as e:
+    print(f"error: {e}", file=sys.stderr)
+    return 1
+  except (ConfigError, ValueError) as e:
     print(f"error: {e}", file=sys.stderr)
     return 2
   for path in written:

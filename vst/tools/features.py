@@ -92,15 +92,27 @@ def _output_name(video: str, root: Optional[str]) -> str:
 
 
 def _read_index(out: str) -> dict[str, dict]:
+  """The index's rows by video. A torn last line (the process was killed
+  while writing it) is cut off, so that the resumed run appends whole lines
+  and redoes that video."""
   path = os.path.join(out, INDEX_FILE)
   if not os.path.exists(path):
     return {}
-  done = {}
-  with open(path) as f:
+  done, good_bytes = {}, 0
+  with open(path, "rb") as f:
     for line in f:
-      if line.strip():
-        row = json.loads(line)
+      try:
+        row = json.loads(line) if line.strip() else None
+      except ValueError:
+        break
+      if line.strip() and not line.endswith(b"\n"):
+        break
+      if row is not None:
         done[row["video"]] = row
+      good_bytes += len(line)
+  if good_bytes < os.path.getsize(path):
+    with open(path, "r+b") as f:
+      f.truncate(good_bytes)
   return done
 
 
@@ -198,9 +210,11 @@ def extract(config, workdir: str, videos: Sequence[str], out: str,
       try:
         arrays = video_features(config, loaded, apply, video, window, stride,
                                 batch_size, os.path.join(out, "flow_cache"))
-      except decode.DecodeError as e:
+      except Exception as e:  # pylint: disable=broad-except
+        # One bad file is named in the index and the others go on.
         counts["failed"] += 1
-        index.write(json.dumps({**row, "error": str(e)}) + "\n")
+        index.write(json.dumps(
+            {**row, "error": str(decode.sample_failure(video, e))}) + "\n")
         index.flush()
         continue
       os.makedirs(os.path.dirname(path), exist_ok=True)

@@ -3,8 +3,9 @@
   label,youtube_id,time_start,time_end,split[,is_cc]
   "abseiling",0347ZoDXyP0,14,24,train
 
-Files: {train,validate,test}.csv under data_dir/annotations or data_dir (the
-K400 test.csv may lack labels: such rows are malformed for evaluation).
+Files: {train,validate,test}.csv under data_dir/annotations or data_dir
+(validate.csv may be named val.csv, as in the public mirrors; the K400
+test.csv may lack labels: such rows are malformed for evaluation).
 Classes are the sorted labels of train.csv, the convention of every released
 checkpoint. A row's video is `<youtube_id>_<start:06d>_<end:06d>.<ext>` (the
 official downloader and the CVDF mirror) or `<youtube_id>.<ext>`, anywhere
@@ -31,7 +32,8 @@ def layout(name: str) -> str:
   title = f"Kinetics-{VERSIONS[name]}"
   return (f"the {title} videos (<youtube_id>_<start>_<end>.mp4, any folder "
           "layout) and its annotation CSVs (annotations/train.csv, "
-          "validate.csv: label,youtube_id,time_start,time_end,split)")
+          "validate.csv or val.csv: label,youtube_id,time_start,time_end,"
+          "split)")
 
 
 def _csv_path(data_dir: str, name: str, split: str) -> str:
@@ -39,10 +41,14 @@ def _csv_path(data_dir: str, name: str, split: str) -> str:
     raise ConfigError(f"split {split!r} is not valid for {name}; allowed: "
                       f"{', '.join(SPLIT_FILES)}")
   base = SPLIT_FILES[split]
+  # The validation CSV is validate.csv in the official release and val.csv
+  # in the most used public mirrors (e.g. the CVDF one).
+  bases = (base, "val") if base == "validate" else (base,)
+  candidates = tuple(path for b in bases for path in (
+      f"annotations/{b}.csv", f"{b}.csv", f"{name}/{b}.csv",
+      f"annotations/{name}_{b}.csv"))
   return index_lib.first_existing(
-      data_dir, (f"annotations/{base}.csv", f"{base}.csv",
-                 f"{name}/{base}.csv", f"annotations/{name}_{base}.csv"),
-      f"{name} annotation CSV for split {split!r}")
+      data_dir, candidates, f"{name} annotation CSV for split {split!r}")
 
 
 def _rows(path: str):

@@ -105,7 +105,7 @@ GRID_ONLY_PATTERNS = {"window3d"}
 @pytest.mark.parametrize("name", attention.pattern_names())
 @pytest.mark.parametrize("with_cls", [True, False])
 def test_every_pattern_keeps_grid_and_class_token_shapes(name, with_cls):
-  block = transformer.EncoderBlock(num_heads=4, mlp_dim=32, attention=name)
+  block = transformer.encoder_block(num_heads=4, mlp_dim=32, attention=name)
   grid = jax.ShapeDtypeStruct((B, T, H, W, 16), jnp.float32)
   cls = jax.ShapeDtypeStruct((B, 16), jnp.float32) if with_cls else None
   if with_cls and name in GRID_ONLY_PATTERNS:

@@ -11,6 +11,7 @@ import pytest
 
 from vst.errors import ConfigError
 from vst.layers import attention
+from vst.layers import blocks
 from vst.layers import patterns_timesformer
 from vst.layers import patterns_xvit
 from vst.layers import transformer
@@ -93,9 +94,9 @@ def test_new_stages_start_at_zero_so_the_block_is_the_image_block(
   computes what it did on images (TimeSformer's zero-initialised temporal_fc).
   """
   stages = attention.get_pattern(name)
-  block = transformer.EncoderBlock(num_heads=N, mlp_dim=32, attention=name,
-                                   gelu_approximate=False,
-                                   class_token_skips=True)
+  block = transformer.encoder_block(num_heads=N, mlp_dim=32, attention=name,
+                                    gelu_approximate=False,
+                                    class_token_skips=True)
   grid = jax.random.normal(jax.random.key(0), (B, T, H, W, 16))
   cls = jax.random.normal(jax.random.key(1), (B, 16))
   out, variables = jax.jit(block.init_with_output, static_argnums=3)(
@@ -108,9 +109,11 @@ def test_new_stages_start_at_zero_so_the_block_is_the_image_block(
   image_params = {
       "attention": params[last], "attention_norm": params[f"{last}_norm"],
       "mlp": params["mlp"], "mlp_norm": params["mlp_norm"]}
-  expected = jax.jit(block.clone(attention="_image").apply,
-                     static_argnums=3)({"params": image_params}, grid, cls,
-                                       False)
+  image_block = transformer.encoder_block(
+      num_heads=N, mlp_dim=32, attention="_image", gelu_approximate=False,
+      class_token_skips=True)
+  expected = jax.jit(image_block.apply, static_argnums=3)(
+      {"params": image_params}, grid, cls, False)
   jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-5),
                out, expected)
 
@@ -120,12 +123,12 @@ def test_class_token_skips_the_temporal_stage_in_timesformer_blocks(
   """As in the official code, only the grid attends across time; the class
   token is changed by the block's MLP alone (nonzero weights everywhere)."""
   (stage, time_mix), _ = attention.get_pattern("divided")
-  assert patterns_timesformer.skips_class_token(time_mix)
+  assert blocks.skips_class_token(time_mix)
   _add_pattern(monkeypatch, "_time_only", [(stage, time_mix)])
-  block = transformer.EncoderBlock(num_heads=N, mlp_dim=32,
-                                   attention="_time_only",
-                                   gelu_approximate=False,
-                                   class_token_skips=True)
+  block = transformer.encoder_block(num_heads=N, mlp_dim=32,
+                                    attention="_time_only",
+                                    gelu_approximate=False,
+                                    class_token_skips=True)
   grid = jax.random.normal(jax.random.key(0), (B, T, H, W, 16))
   cls = jax.random.normal(jax.random.key(1), (B, 16))
   variables = _randomised(jax.eval_shape(
@@ -134,13 +137,15 @@ def test_class_token_skips_the_temporal_stage_in_timesformer_blocks(
       variables, grid, cls, False)
   params = variables["params"]
   normed = nn.LayerNorm(1e-6).apply({"params": params["mlp_norm"]}, cls)
-  expected = cls + transformer.Mlp(32, gelu_approximate=False).apply(
+  expected = cls + blocks.Mlp(32, gelu_approximate=False).apply(
       {"params": params["mlp"]}, normed, train=False)
   np.testing.assert_allclose(out_cls, expected, atol=1e-5)
   assert np.abs(out_grid - grid).max() > 1e-2
   # Without the switch (ViViT's blocks) the class token joins the stage.
-  _, joined_cls = jax.jit(block.clone(class_token_skips=False).apply,
-                          static_argnums=3)(variables, grid, cls, False)
+  joining_block = transformer.encoder_block(
+      num_heads=N, mlp_dim=32, attention="_time_only", gelu_approximate=False)
+  _, joined_cls = jax.jit(joining_block.apply, static_argnums=3)(
+      variables, grid, cls, False)
   assert np.abs(joined_cls - expected).max() > 1e-3
 
 

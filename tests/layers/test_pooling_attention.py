@@ -80,8 +80,8 @@ def test_kv_pooling_divides_the_attention_cost_by_its_stride():
 
 
 def test_block_pools_its_residual_path_to_the_query_grid():
-  block = multiscale_block.MultiscaleBlock(
-      num_heads=2, out_features=32, kernel_q=(3, 3, 3), stride_q=(1, 2, 2),
+  block = multiscale_block.multiscale_block(
+      num_heads=2, in_features=16, out_features=32, kernel_q=(3, 3, 3), stride_q=(1, 2, 2),
       kernel_kv=(3, 3, 3), stride_kv=(1, 2, 2))
   grid = jnp.ones((2, 3, 7, 7, 16))
   (grid_out, cls_out), variables = block.init_with_output(

@@ -9,6 +9,7 @@ spatial position table is kept, with a separate table over time added to it.
 import flax.linen as nn
 import jax
 
+from vst.layers import embed
 from vst.layers import torch_init
 
 
@@ -36,20 +37,29 @@ class FramePositionEmbedding(nn.Module):
     time_init: a `TIME_INITS` name: "zeros" (official, for fine-tuning an
       image model) or "trunc_normal" (from scratch: frames start apart, so
       attention can tell their order, e.g. left from right motion).
+    table_grid: (h, w) of the spatial table, resized bicubically to other
+      frame grids (Motionformer's 14×14 at 336²); () sizes it by the grid.
+    time_name: the time table's parameter name (Motionformer's
+      `temporal_embedding`).
   """
   use_time: bool = True
   time_init: str = "zeros"
+  table_grid: tuple[int, ...] = ()
+  time_name: str = "time_embedding"
 
   @nn.compact
   def __call__(self, grid: jax.Array, cls: jax.Array | None = None
                ) -> tuple[jax.Array, jax.Array | None]:
     _, t, h, w, d = grid.shape
     init = torch_init.TABLE
-    space = self.param("pos_embedding", init, (h, w, d))
+    space = self.param("pos_embedding", init,
+                       (tuple(self.table_grid) or (h, w)) + (d,))
+    space = embed.resize_position_embedding(space[None], (1, h, w),
+                                            "cubic")[0]
     grid = grid + space.astype(grid.dtype)
     time = None
     if self.use_time:
-      time = self.param("time_embedding", TIME_INITS[self.time_init], (t, d))
+      time = self.param(self.time_name, TIME_INITS[self.time_init], (t, d))
       grid = grid + time[:, None, None].astype(grid.dtype)
     if cls is not None:
       cls = cls + self.param("cls_pos_embedding", init, (d,)).astype(cls.dtype)

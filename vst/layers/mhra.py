@@ -23,7 +23,9 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from vst.layers import blocks
 from vst.layers import conv3d
+from vst.layers import scope
 from vst.layers import torch_init
 from vst.layers import transformer
 from vst.layers.attention import Tokens
@@ -65,15 +67,12 @@ class LocalMHRA(nn.Module):
     return dense("proj")(x)
 
 
-def _drop_path(module: nn.Module, y: jax.Array, rate: float,
-               train: bool) -> jax.Array:
-  if train and rate > 0:
-    y = transformer.drop_path(Tokens(y), rate, module.make_rng("dropout")).grid
-  return y
-
-
 class LocalBlock(nn.Module):
   """DPE; x + local MHRA(BN(x)); x + FFN(BN(x)) — UniFormer's CBlock.
+
+  The two residual branches are a `blocks.Block` sharing this module's scope
+  (parameters `dpe`, `norm1`, `mhra`, `norm2`, `mlp`, as in the official
+  code), with no dropout on the branches' outputs.
 
   Attributes:
     mlp_ratio: FFN hidden width / C.
@@ -97,20 +96,31 @@ class LocalBlock(nn.Module):
         use_running_average=not train, momentum=self.bn_momentum,
         epsilon=1e-5, dtype=jnp.dtype(self.dtype), name=name)
     x = DynamicPositionEmbedding(dtype=self.dtype, name="dpe")(x)
-    y = LocalMHRA(tuple(self.kernel_size), self.dtype, name="mhra")(
-        norm("norm1")(x))
-    x = x + _drop_path(self, y, self.drop_path_rate, train)
-    y = transformer.Mlp(int(x.shape[-1] * self.mlp_ratio), self.dropout_rate,
-                        gelu_approximate=False, dtype=self.dtype,
-                        kernel_init=torch_init.DENSE, name="mlp")(
-                            norm("norm2")(x), train=train)
-    return x + _drop_path(self, y, self.drop_path_rate, train)
+    block = blocks.Block(
+        (local_mhra_sublayer(self.kernel_size, self.dtype),
+         blocks.mlp_sublayer(
+             int(x.shape[-1] * self.mlp_ratio),
+             dropout_rate=self.dropout_rate, gelu_approximate=False,
+             dtype=self.dtype, kernel_init=torch_init.DENSE,
+             norm_name="norm2")),
+        norm, drop_path_rate=self.drop_path_rate)
+    x, _ = scope.inline(block)(x, None, train)
+    return x
+
+
+def local_mhra_sublayer(kernel_size=(5, 5, 5), dtype: str = "float32"
+                        ) -> blocks.Sublayer:
+  """Local MHRA as a block branch (`mhra`, after `norm1`)."""
+  def build(name):
+    mhra = LocalMHRA(tuple(kernel_size), dtype, name=name)
+    return lambda tokens, train: Tokens(mhra(tokens.grid))
+  return blocks.Sublayer("mhra", "norm1", build)
 
 
 class GlobalBlock(nn.Module):
   """DPE, then a pre-LN transformer block of joint attention — SABlock.
 
-  The transformer block is `vst.layers.transformer.EncoderBlock` (LayerNorm
+  The transformer block is `vst.layers.transformer.encoder_block` (LayerNorm
   eps 1e-6, exact GELU, q/k/v with bias), so global MHRA is the shared
   attention kernel, not a copy.
 
@@ -130,7 +140,7 @@ class GlobalBlock(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array, train: bool) -> jax.Array:
     x = DynamicPositionEmbedding(dtype=self.dtype, name="dpe")(x)
-    x, _ = transformer.EncoderBlock(
+    x, _ = transformer.encoder_block(
         self.num_heads, int(x.shape[-1] * self.mlp_ratio), "joint",
         self.dropout_rate, self.drop_path_rate, layer_norm_eps=1e-6,
         gelu_approximate=False, dtype=self.dtype,

@@ -10,7 +10,8 @@ s+1 (where s > 1) to the same grid; a block that widens the channels (the
 last of a stage) does so in its MLP, with a linear projection of the
 normalised tokens on the residual path. This is MViTv1 as released in
 SlowFast, pytorchvideo and torchvision (`MultiscaleBlock`, whose parameters
-map one to one: `norm1`, `attention`, `norm2`, `mlp/{fc1,fc2}`, `project`).
+map one to one: `norm1`, `attention`, `norm2`, `mlp/{fc1,fc2}`, `project`),
+written as a `vst.layers.blocks.Block` whose shortcuts pool and project.
 """
 
 import functools
@@ -19,10 +20,9 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from vst.layers import attention as attention_lib
+from vst.layers import blocks
 from vst.layers import patterns_pooling
 from vst.layers import torch_init
-from vst.layers import transformer
 from vst.layers.attention import Tokens
 
 
@@ -33,73 +33,56 @@ def skip_pool(grid: jax.Array, strides) -> jax.Array:
   return nn.max_pool(grid, kernel, tuple(strides), padding)
 
 
-class MultiscaleBlock(nn.Module):
+def multiscale_block(num_heads: int, in_features: int, out_features: int,
+                     kernel_q=(1, 1, 1), stride_q=(1, 1, 1),
+                     kernel_kv=(3, 3, 3), stride_kv=(1, 1, 1),
+                     mlp_ratio: float = 4.0, dropout_rate: float = 0.0,
+                     drop_path_rate: float = 0.0, layer_norm_eps: float = 1e-6,
+                     dtype: str = "float32", *, remat: bool = False,
+                     name: str | None = None) -> blocks.Block:
   """One MViT block on (grid [B, T, H, W, D], cls [B, D] | None).
 
-  Attributes:
+  Call it as `block(grid, cls, train)`.
+
+  Args:
     num_heads: attention heads (head width D / num_heads).
+    in_features: D, the width of the incoming tokens.
     out_features: D_out, the width after the MLP.
     kernel_q, stride_q: Q pooling (a stride > 1 shrinks the grid).
     kernel_kv, stride_kv: K/V pooling.
     mlp_ratio: MLP hidden width / D.
-    dropout_rate: dropout in the MLP.
+    dropout_rate: dropout in the MLP and on both branches.
     drop_path_rate: stochastic depth of both residual branches.
     layer_norm_eps: of every LayerNorm (1e-6).
     dtype: compute dtype.
+    remat: rematerialise the block in the backward pass.
+    name: the block's name.
   """
-  num_heads: int
-  out_features: int
-  kernel_q: tuple[int, int, int] = (1, 1, 1)
-  stride_q: tuple[int, int, int] = (1, 1, 1)
-  kernel_kv: tuple[int, int, int] = (3, 3, 3)
-  stride_kv: tuple[int, int, int] = (1, 1, 1)
-  mlp_ratio: float = 4.0
-  dropout_rate: float = 0.0
-  drop_path_rate: float = 0.0
-  layer_norm_eps: float = 1e-6
-  dtype: str = "float32"
+  mix = functools.partial(
+      patterns_pooling.pooling_attention, kernel_q=tuple(kernel_q),
+      stride_q=tuple(stride_q), kernel_kv=tuple(kernel_kv),
+      stride_kv=tuple(stride_kv), layer_norm_eps=layer_norm_eps)
+  pooled_skip = None
+  if patterns_pooling.pools(kernel_q, stride_q):
+    pooled_skip = lambda tokens, normed: Tokens(
+        skip_pool(tokens.grid, stride_q), tokens.cls)
+  attention = blocks.attention_sublayer(
+      "attention", "norm1", num_heads, mix, dtype=dtype,
+      kernel_init=torch_init.DENSE, shortcut=pooled_skip)
 
-  @nn.compact
-  def __call__(self, grid: jax.Array, cls: jax.Array | None,
-               train: bool) -> tuple[jax.Array, jax.Array | None]:
-    """`train` is positional so that `nn.remat` can mark it static."""
-    dtype = jnp.dtype(self.dtype)
-    width = grid.shape[-1]
-    tokens = Tokens(grid, cls)
+  def project(tokens: Tokens, normed: Tokens) -> Tokens:
+    """The widening block's residual: a linear map of the normed tokens."""
+    del tokens
+    dense = nn.Dense(out_features, dtype=jnp.dtype(dtype),
+                     kernel_init=torch_init.DENSE, name="project")
+    return jax.tree.map(dense, normed)
 
-    def branch(y):
-      y = jax.tree.map(
-          lambda x: nn.Dropout(self.dropout_rate)(x, deterministic=not train),
-          y)
-      if train and self.drop_path_rate > 0:
-        y = transformer.drop_path(y, self.drop_path_rate,
-                                  self.make_rng("dropout"))
-      return y
-
-    norm1 = nn.LayerNorm(self.layer_norm_eps, dtype=dtype, name="norm1")
-    mix = functools.partial(
-        patterns_pooling.pooling_attention, kernel_q=tuple(self.kernel_q),
-        stride_q=tuple(self.stride_q), kernel_kv=tuple(self.kernel_kv),
-        stride_kv=tuple(self.stride_kv), layer_norm_eps=self.layer_norm_eps)
-    attended = attention_lib.MultiHeadAttention(
-        self.num_heads, mix, dtype=self.dtype, kernel_init=torch_init.DENSE,
-        name="attention")(
-            jax.tree.map(norm1, tokens))
-    if patterns_pooling.pools(self.kernel_q, self.stride_q):
-      tokens = Tokens(skip_pool(tokens.grid, self.stride_q), tokens.cls)
-    tokens = jax.tree.map(jnp.add, tokens, branch(attended))
-
-    normed = jax.tree.map(
-        nn.LayerNorm(self.layer_norm_eps, dtype=dtype, name="norm2"), tokens)
-    mlp = transformer.Mlp(
-        int(width * self.mlp_ratio), self.dropout_rate,
-        gelu_approximate=False, dtype=self.dtype,
-        kernel_init=torch_init.DENSE, out_features=self.out_features,
-        name="mlp")
-    if self.out_features != width:
-      tokens = jax.tree.map(
-          nn.Dense(self.out_features, dtype=dtype,
-                   kernel_init=torch_init.DENSE, name="project"), normed)
-    mlped = jax.tree.map(lambda x: mlp(x, train=train), normed)
-    out = jax.tree.map(jnp.add, tokens, branch(mlped))
-    return tuple(out)
+  mlp = blocks.mlp_sublayer(
+      int(in_features * mlp_ratio), dropout_rate=dropout_rate,
+      gelu_approximate=False, dtype=dtype, kernel_init=torch_init.DENSE,
+      out_features=out_features, norm_name="norm2",
+      shortcut=project if out_features != in_features else None)
+  block_cls = nn.remat(blocks.Block, static_argnums=(3,)) if remat else (
+      blocks.Block)
+  return block_cls((attention, mlp), blocks.layer_norm(layer_norm_eps, dtype),
+                   dropout_rate, drop_path_rate, name=name)

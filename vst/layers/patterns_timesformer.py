@@ -27,9 +27,9 @@ projection to our `fc` and the official `temporal_fc` to our `out`
 (`vst.models.convert.timesformer_hf`).
 
 The class token skips the temporal stage of "divided" and "axial", as in the
-official code, when the block honours `skips_class_token`
-(`transformer.EncoderBlock` with `class_token_skips`, as TimeSformer builds
-it). Otherwise (ViViT's blocks) it joins the temporal groups like every other
+official code: the stage is marked `blocks.without_class_token`, which a
+block built with `class_token_skips` honours (as TimeSformer builds it).
+Otherwise (ViViT's blocks) it joins the temporal groups like every other
 stage.
 """
 
@@ -41,23 +41,12 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from vst.layers import blocks
 from vst.layers.attention import (Mix, Tokens, attend_within,
                                   attention_weights, group_matrix,
                                   received_attention, record_attention,
                                   register_pattern, space_attention,
                                   time_attention, token_positions)
-
-
-def skips_class_token(mix: Mix) -> bool:
-  """Whether a block should keep the class token out of stage `mix`."""
-  return getattr(mix, "skips_class_token", False)
-
-
-def _without_class_token(mix: Mix) -> Mix:
-  """`mix`, marked as a stage the class token does not take part in."""
-  marked = functools.partial(mix)
-  marked.skips_class_token = True
-  return marked
 
 
 def zero_init_fc(tokens: Tokens, name: str = "fc") -> Tokens:
@@ -166,7 +155,7 @@ def sparse_global_attention(query: Tokens, key: Tokens,
   return _attend_in_groups(query, key, value, groups)
 
 
-divided_time_attention = _without_class_token(_new_stage(time_attention))
+divided_time_attention = blocks.without_class_token(_new_stage(time_attention))
 axial_time_attention = divided_time_attention
 axial_width_attention = _new_stage(_width)
 new_local_attention = _new_stage(local_attention)

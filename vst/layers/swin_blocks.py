@@ -2,8 +2,8 @@
 
   PatchEmbedding3D  a t×p×p conv with stride = kernel, then LayerNorm; clips
                     that do not divide are zero-padded at the end first.
-  SwinBlock         LN → (shifted) window attention → residual, LN → MLP →
-                    residual, on a [B, T, H, W, C] grid.
+  swin_block        LN → (shifted) window attention → residual, LN → MLP →
+                    residual, on a [B, T, H, W, C] grid (`blocks.Block`).
   PatchMerging      2×2 spatial neighbours concatenated (4C), LN, a linear
                     map to 2C: halves H and W, keeps T.
 
@@ -19,10 +19,10 @@ import jax
 import jax.numpy as jnp
 
 from vst.layers import attention as attention_lib
+from vst.layers import blocks
 from vst.layers import conv3d
 from vst.layers import patterns_window3d as window3d
 from vst.layers import torch_init
-from vst.layers import transformer
 from vst.layers.attention import Tokens
 
 
@@ -72,14 +72,40 @@ class PatchMerging(nn.Module):
                     name="reduction")(x)
 
 
-class SwinBlock(nn.Module):
-  """One Video Swin block on a [B, T, H, W, C] grid.
+def window_attention_sublayer(num_heads: int, window_size, shift_size,
+                               dtype: str) -> blocks.Sublayer:
+  """(Shifted) window attention as a block branch named `attention`.
 
-  The LayerNorm output is zero-padded to whole windows *before* the q/k/v
+  The normalised grid is zero-padded to whole windows *before* the q/k/v
   projections, so padded tokens carry the projections' biases, as in the
   official code; the attention output is cropped back.
+  """
+  def build(name):
+    def mixer(tokens: Tokens, train: bool) -> Tokens:
+      del train
+      t, h, w = tokens.grid.shape[1:4]
+      window, _ = window3d.clip_window((t, h, w), window_size, shift_size)
+      mix = functools.partial(window3d.shifted_window_attention,
+                              window_size=tuple(window_size),
+                              shift_size=tuple(shift_size),
+                              valid_shape=(t, h, w))
+      out = attention_lib.MultiHeadAttention(
+          num_heads, mix, dtype=dtype, kernel_init=torch_init.DENSE,
+          name=name)(Tokens(window3d.pad_to_windows(tokens.grid, window)))
+      return Tokens(out.grid[:, :t, :h, :w])
+    return mixer
+  return blocks.Sublayer("attention", "norm1", build)
 
-  Attributes:
+
+def swin_block(num_heads: int, window_size: tuple[int, int, int],
+               shift_size: tuple[int, int, int] = (0, 0, 0),
+               mlp_ratio: float = 4.0, dropout_rate: float = 0.0,
+               drop_path_rate: float = 0.0, layer_norm_eps: float = 1e-5,
+               dtype: str = "float32", *, width: int, remat: bool = False,
+               name: str | None = None) -> blocks.Block:
+  """One Video Swin block on a [B, T, H, W, C] grid: `block(x, None, train)`.
+
+  Args:
     num_heads: attention heads.
     window_size: (wt, wh, ww) before clipping to the grid.
     shift_size: (0, 0, 0) for W-MSA, half the window for SW-MSA.
@@ -88,43 +114,16 @@ class SwinBlock(nn.Module):
     drop_path_rate: stochastic depth of both residual branches.
     layer_norm_eps: LayerNorm epsilon (1e-5, PyTorch's default).
     dtype: compute dtype.
+    width: C, the block's token width.
+    remat: rematerialise the block in the backward pass.
+    name: the block's name.
   """
-  num_heads: int
-  window_size: tuple[int, int, int]
-  shift_size: tuple[int, int, int] = (0, 0, 0)
-  mlp_ratio: float = 4.0
-  dropout_rate: float = 0.0
-  drop_path_rate: float = 0.0
-  layer_norm_eps: float = 1e-5
-  dtype: str = "float32"
-
-  @nn.compact
-  def __call__(self, x: jax.Array, train: bool) -> jax.Array:
-    """`train` is positional so that `nn.remat` can mark it static."""
-    dtype = jnp.dtype(self.dtype)
-    t, h, w = x.shape[1:4]
-    window, _ = window3d.clip_window((t, h, w), self.window_size,
-                                     self.shift_size)
-
-    def residual(x, y):
-      y = nn.Dropout(self.dropout_rate)(y, deterministic=not train)
-      if train and self.drop_path_rate > 0:
-        y = transformer.drop_path(Tokens(y), self.drop_path_rate,
-                                  self.make_rng("dropout")).grid
-      return x + y
-
-    y = nn.LayerNorm(self.layer_norm_eps, dtype=dtype, name="norm1")(x)
-    mix = functools.partial(window3d.shifted_window_attention,
-                            window_size=tuple(self.window_size),
-                            shift_size=tuple(self.shift_size),
-                            valid_shape=(t, h, w))
-    y = attention_lib.MultiHeadAttention(
-        self.num_heads, mix, dtype=self.dtype, kernel_init=torch_init.DENSE,
-        name="attention")(
-            Tokens(window3d.pad_to_windows(y, window))).grid
-    x = residual(x, y[:, :t, :h, :w])
-    y = nn.LayerNorm(self.layer_norm_eps, dtype=dtype, name="norm2")(x)
-    y = transformer.Mlp(int(x.shape[-1] * self.mlp_ratio), self.dropout_rate,
-                        gelu_approximate=False, dtype=self.dtype,
-                        kernel_init=torch_init.DENSE, name="mlp")(y, train=train)
-    return residual(x, y)
+  sublayers = (
+      window_attention_sublayer(num_heads, window_size, shift_size, dtype),
+      blocks.mlp_sublayer(int(width * mlp_ratio), dropout_rate=dropout_rate,
+                          gelu_approximate=False, dtype=dtype,
+                          kernel_init=torch_init.DENSE, norm_name="norm2"))
+  block_cls = nn.remat(blocks.Block, static_argnums=(3,)) if remat else (
+      blocks.Block)
+  return block_cls(sublayers, blocks.layer_norm(layer_norm_eps, dtype),
+                   dropout_rate, drop_path_rate, name=name)

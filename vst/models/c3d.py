@@ -20,6 +20,7 @@ import jax.numpy as jnp
 
 from vst.errors import ConfigError
 from vst.layers import conv3d
+from vst.layers import heads
 from vst.models._variants import complete_variants
 from vst.models.registry import register
 
@@ -96,10 +97,7 @@ class C3D(nn.Module):
       x = nn.relu(nn.Dense(width, dtype=jnp.dtype(self.dtype),
                            name=f"fc{i + 6}")(x))
       x = nn.Dropout(self.dropout_rate)(x, deterministic=not train)
-    self.sow("intermediates", "pre_logits", x)
-    logits = nn.Dense(self.num_classes, dtype=jnp.dtype(self.dtype),
-                      name="head")(x)
-    return logits.astype(jnp.float32)
+    return heads.classify(x, self.num_classes, train=train, dtype=self.dtype)
 
 
 register("c3d", C3D, complete_variants(C3D, VARIANTS))

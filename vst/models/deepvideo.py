@@ -38,6 +38,7 @@ import jax.numpy as jnp
 
 from vst.errors import ConfigError, check_choice
 from vst.layers import alexnet_tower
+from vst.layers import heads
 from vst.models._variants import complete_variants
 from vst.models.registry import register
 
@@ -243,10 +244,8 @@ class DeepVideo(nn.Module):
                                      dtype=self.dtype, name="fc")(
                                          features, train=train)
     features = features.reshape((batch, windows, -1)).mean(axis=1)
-    self.sow("intermediates", "pre_logits", features)
-    logits = nn.Dense(self.num_classes, dtype=jnp.dtype(self.dtype),
-                      name="head")(features)
-    return logits.astype(jnp.float32)
+    return heads.classify(features, self.num_classes, train=train,
+                          dtype=self.dtype)
 
 
 _PAPER = dict(tower="deepvideo", dropout_rate=0.5, multires=False,

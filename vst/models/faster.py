@@ -37,6 +37,7 @@ import jax.numpy as jnp
 
 from vst.errors import ConfigError
 from vst.layers import conv_recurrent
+from vst.layers import heads
 from vst.layers import recurrent
 from vst.layers import residual3d
 from vst.models import resnet3d
@@ -284,10 +285,8 @@ class FASTER(nn.Module):
       h = self._clip_groups_scanned(x, mask, expensive, cheap, projection,
                                     cell, names)
     pooled = h.mean(axis=(1, 2, 3))
-    self.sow("intermediates", "pre_logits", pooled)
-    pooled = nn.Dropout(self.dropout_rate)(pooled, deterministic=not train)
-    return nn.Dense(self.num_classes, dtype=jnp.dtype(self.dtype),
-                    name="head")(pooled).astype(jnp.float32)
+    return heads.classify(pooled, self.num_classes, train=train,
+                          dropout_rate=self.dropout_rate, dtype=self.dtype)
 
   def _all_clips_at_once(self, x, mask, expensive, cheap, projection, cell,
                          expensive_idx, cheap_idx, names, train):

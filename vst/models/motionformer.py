@@ -28,10 +28,12 @@ import jax
 import jax.numpy as jnp
 
 from vst.errors import ConfigError, check_choice
-from vst.layers import attention as attention_lib
 from vst.layers import embed
+from vst.layers import frame_position
+from vst.layers import heads
+from vst.layers import scope
 from vst.layers import torch_init
-from vst.layers import transformer
+from vst.layers import vit
 from vst.layers.head_init import HEAD_INITS
 from vst.models._variants import complete_variants
 from vst.models.registry import register
@@ -81,12 +83,8 @@ class Motionformer(nn.Module):
   remat: bool = False
 
   def _check(self) -> None:
-    attention_lib.get_pattern(self.attention)
-    embed.tubelet_kernel_init(self.tubelet_init)
+    vit.check_fields(self)
     check_choice("model.head_init", self.head_init, HEAD_INITS)
-    if self.hidden_size % self.num_heads:
-      raise ConfigError(f"model.hidden_size={self.hidden_size} is not "
-                        f"divisible by model.num_heads={self.num_heads}")
     if len(self.position_grid) not in (0, 2) or any(
         n < 1 for n in self.position_grid):
       raise ConfigError(
@@ -102,48 +100,25 @@ class Motionformer(nn.Module):
   def __call__(self, inputs: jax.Array, *, train: bool) -> jax.Array:
     """[B, T, H, W, C] clips -> [B, num_classes] float32 logits."""
     self._check()
-    dtype = jnp.dtype(self.dtype)
-    grid = embed.tubelet_embedding(
-        self.hidden_size, self.tubelet_size, self.tubelet_init,
-        dtype=self.dtype, name="tubelet_embed")(inputs.astype(dtype))
-    batch, frames, height, width, _ = grid.shape
-    init = torch_init.TABLE
-    cls = self.param("cls", init, (self.hidden_size,))
-    table_grid = tuple(self.position_grid) or (height, width)
-    spatial = self.param("pos_embedding", init,
-                         table_grid + (self.hidden_size,))
-    spatial = embed.resize_position_embedding(
-        spatial[None], (1, height, width), "cubic")[0]
-    temporal = self.param("temporal_embedding", nn.initializers.zeros,
-                          (frames, self.hidden_size))
-    grid = grid + (spatial[None] + temporal[:, None, None]).astype(dtype)
-    cls = cls + self.param("cls_pos_embedding", init, (self.hidden_size,))
-    cls = jnp.broadcast_to(cls.astype(dtype), (batch, self.hidden_size))
-    grid, cls = jax.tree.map(
-        lambda x: nn.Dropout(self.dropout_rate)(x, deterministic=not train),
-        (grid, cls))
-    _, cls = transformer.Encoder(
-        num_layers=self.num_layers, num_heads=self.num_heads,
-        mlp_dim=self.mlp_dim, attention=self.attention,
-        dropout_rate=self.dropout_rate, drop_path_rate=self.drop_path_rate,
-        layer_norm_eps=self.layer_norm_eps,
-        gelu_approximate=self.gelu_approximate, dtype=self.dtype,
-        remat=self.remat, name="transformer")(grid, cls, train=train)
-    features = cls
+    # The official tables are top-level parameters of the model.
+    position = lambda name: scope.inline(frame_position.FramePositionEmbedding(
+        table_grid=tuple(self.position_grid), time_name="temporal_embedding"))
+    features = scope.inline(vit.ViT(
+        **vit.shared_fields(self), patch_size=self.tubelet_size,
+        embed_init=self.tubelet_init, class_token_init=torch_init.TABLE,
+        position=position))(inputs, train=train)
     if self.pre_logits:
-      features = jnp.tanh(nn.Dense(self.hidden_size, dtype=dtype,
+      features = jnp.tanh(nn.Dense(self.hidden_size,
+                                   dtype=jnp.dtype(self.dtype),
                                    name="representation")(features))
-    self.sow("intermediates", "pre_logits", features)
-    logits = nn.Dense(self.num_classes, dtype=dtype,
-                      kernel_init=HEAD_INITS[self.head_init],
-                      name="head")(features)
-    return logits.astype(jnp.float32)
+    return heads.classify(features, self.num_classes, train=train,
+                          kernel_init=HEAD_INITS[self.head_init],
+                          dtype=self.dtype)
 
 
 VARIANTS = complete_variants(Motionformer, {
     # Mformer, -L and -HR are this one network at 16×224², 32×224², 16×336².
-    "B/16x2": dict(hidden_size=768, num_layers=12, num_heads=12, mlp_dim=3072,
-                   tubelet_size=(2, 16, 16), position_grid=(14, 14),
+    "B/16x2": dict(vit.decode_variant("B/16x2"), position_grid=(14, 14),
                    drop_path_rate=0.2),
     # For 8×32×32 synthetic clips on a CPU: a 4×4×4 token grid.
     "tiny": dict(hidden_size=64, num_layers=4, num_heads=4, mlp_dim=256,

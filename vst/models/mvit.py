@@ -28,7 +28,9 @@ import jax
 import jax.numpy as jnp
 
 from vst.errors import ConfigError, check_choice
+from vst.layers import blocks
 from vst.layers import conv3d
+from vst.layers import heads
 from vst.layers import torch_init
 from vst.layers import multiscale_block
 from vst.layers import space_time_pos_embed
@@ -210,24 +212,19 @@ class MViT(nn.Module):
         (grid.shape[0], self.embed_dim))
     grid, cls = space_time_pos_embed.SpaceTimePositionEmbedding(
         name="pos_embed")(grid, cls)
-    block_cls = (nn.remat(multiscale_block.MultiscaleBlock,
-                          static_argnums=(3,))
-                 if self.remat else multiscale_block.MultiscaleBlock)
-    for i, s in enumerate(settings):
-      grid, cls = block_cls(
-          s.num_heads, s.out_features, s.kernel_q, s.stride_q, s.kernel_kv,
-          s.stride_kv, self.mlp_ratio, self.dropout_rate,
-          self.drop_path_rate * i / max(self.depth - 1, 1),
-          self.layer_norm_eps, self.dtype, name=f"block{i}")(grid, cls, train)
+    rates = blocks.drop_path_rates(self.drop_path_rate, self.depth)
+    for i, (s, rate) in enumerate(zip(settings, rates)):
+      grid, cls = multiscale_block.multiscale_block(
+          s.num_heads, s.in_features, s.out_features, s.kernel_q, s.stride_q,
+          s.kernel_kv, s.stride_kv, self.mlp_ratio, self.dropout_rate, rate,
+          self.layer_norm_eps, self.dtype, remat=self.remat,
+          name=f"block{i}")(grid, cls, train)
     features = nn.LayerNorm(self.layer_norm_eps, dtype=dtype,
                             name="norm")(cls)
-    self.sow("intermediates", "pre_logits", features)
-    features = nn.Dropout(self.head_dropout_rate)(features,
-                                                  deterministic=not train)
-    logits = nn.Dense(self.num_classes, dtype=dtype,
-                      kernel_init=HEAD_INITS[self.head_init],
-                      name="head")(features)
-    return logits.astype(jnp.float32)
+    return heads.classify(features, self.num_classes, train=train,
+                          dropout_rate=self.head_dropout_rate,
+                          kernel_init=HEAD_INITS[self.head_init],
+                          dtype=self.dtype)
 
 
 register("mvit", MViT, VARIANTS)

@@ -30,6 +30,7 @@ import jax.numpy as jnp
 from vst.errors import ConfigError, check_choice
 from vst.layers import channel_attention
 from vst.layers import conv3d
+from vst.layers import heads
 from vst.layers import residual3d
 from vst.models._variants import complete_variants
 from vst.models.registry import register
@@ -258,13 +259,10 @@ class ResNet3D(nn.Module):
         mid_width_rule=self.mid_width_rule, shortcut=self.shortcut,
         attention=self.attention,
         attention_reduction=self.attention_reduction)
-    features = x.mean(axis=(1, 2, 3))
-    self.sow("intermediates", "pre_logits", features)
-    features = nn.Dropout(self.dropout_rate)(features, deterministic=not train)
-    logits = nn.Dense(self.num_classes, dtype=jnp.dtype(self.dtype),
-                      kernel_init=nn.initializers.normal(0.01),
-                      name="head")(features)
-    return logits.astype(jnp.float32)
+    return heads.classify(x.mean(axis=(1, 2, 3)), self.num_classes,
+                          train=train, dropout_rate=self.dropout_rate,
+                          kernel_init=nn.initializers.normal(0.01),
+                          dtype=self.dtype)
 
 
 register("resnet3d", ResNet3D, complete_variants(ResNet3D, RESNET3D_VARIANTS))

@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 
 from vst.errors import ConfigError, check_choice
-from vst.layers import grid_pooling, swin_blocks, torch_init
+from vst.layers import blocks, grid_pooling, heads, swin_blocks, torch_init
 from vst.models.registry import register
 
 
@@ -114,31 +114,23 @@ class VideoSwin(nn.Module):
         self.embed_dim, tuple(self.patch_size), self.layer_norm_eps,
         dtype=self.dtype, name="patch_embed")(inputs.astype(dtype))
     x = nn.Dropout(self.dropout_rate)(x, deterministic=not train)
-    block_cls = (nn.remat(swin_blocks.SwinBlock, static_argnums=(2,))
-                 if self.remat else swin_blocks.SwinBlock)
-    total, index = sum(self.depths), 0
+    rates = iter(blocks.drop_path_rates(self.drop_path_rate, sum(self.depths)))
     shift = tuple(w // 2 for w in self.window_size)
-    for i, (depth, heads) in enumerate(zip(self.depths, self.num_heads)):
+    for i, (depth, num_heads) in enumerate(zip(self.depths, self.num_heads)):
       if i:
         x = swin_blocks.PatchMerging(self.layer_norm_eps, self.dtype,
                                      name=f"stage{i - 1}_merging")(x)
       for j in range(depth):
-        x = block_cls(
-            heads, tuple(self.window_size),
+        x, _ = swin_blocks.swin_block(
+            num_heads, tuple(self.window_size),
             shift if j % 2 else (0, 0, 0), self.mlp_ratio, self.dropout_rate,
-            self.drop_path_rate * index / max(total - 1, 1),
-            self.layer_norm_eps, self.dtype, name=f"stage{i}_block{j}")(
-                x, train)
-        index += 1
+            next(rates), self.layer_norm_eps, self.dtype, width=x.shape[-1],
+            remat=self.remat, name=f"stage{i}_block{j}")(x, None, train)
     x = nn.LayerNorm(self.layer_norm_eps, dtype=dtype, name="norm")(x)
-    features = grid_pooling.pool_grid(x, self.pooling)
-    self.sow("intermediates", "pre_logits", features)
-    features = nn.Dropout(self.head_dropout_rate)(features,
-                                                  deterministic=not train)
-    logits = nn.Dense(self.num_classes, dtype=dtype,
-                      kernel_init=torch_init.DENSE,
-                      name="head")(features)
-    return logits.astype(jnp.float32)
+    return heads.classify(grid_pooling.pool_grid(x, self.pooling),
+                          self.num_classes, train=train,
+                          dropout_rate=self.head_dropout_rate,
+                          kernel_init=torch_init.DENSE, dtype=self.dtype)
 
 
 register("swin3d", VideoSwin, VARIANTS)

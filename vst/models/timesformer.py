@@ -31,18 +31,18 @@ import jax
 import jax.numpy as jnp
 
 from vst.errors import ConfigError, check_choice
-from vst.layers import attention as attention_lib
 from vst.layers import embed
 from vst.layers import frame_position
+from vst.layers import heads
+from vst.layers import scope
 from vst.layers import torch_init
-from vst.layers import transformer
+from vst.layers import vit
 from vst.layers.head_init import HEAD_INITS
 from vst.models.registry import register
 
 VARIANTS = {
     # ViT-B/16, the backbone of every published TimeSformer.
-    "B/16": dict(hidden_size=768, num_layers=12, num_heads=12, mlp_dim=3072,
-                 patch_size=16),
+    "B/16": vit.decode_variant("B/16"),
     # For 8×32×32 synthetic clips on a CPU: an 8×4×4 token grid, ~0.2M params.
     "tiny": dict(hidden_size=64, num_layers=4, num_heads=4, mlp_dim=256,
                  patch_size=8),
@@ -94,13 +94,10 @@ class TimeSformer(nn.Module):
   remat: bool = False
 
   def _check(self) -> None:
-    attention_lib.get_pattern(self.attention)
+    vit.check_fields(self)
     check_choice("model.head_init", self.head_init, HEAD_INITS)
     check_choice("model.time_init", self.time_init,
                  frame_position.TIME_INITS)
-    if self.hidden_size % self.num_heads:
-      raise ConfigError(f"model.hidden_size={self.hidden_size} is not "
-                        f"divisible by model.num_heads={self.num_heads}")
     if self.patch_size < 1:
       raise ConfigError(f"model.patch_size={self.patch_size} must be >= 1")
 
@@ -121,46 +118,25 @@ class TimeSformer(nn.Module):
       [B, num_classes] float32 logits.
     """
     self._check()
-    dtype = jnp.dtype(self.dtype)
-    p = self.patch_size
-    grid = embed.tubelet_embedding(
-        self.hidden_size, (self.tubelet_frames, p, p), "random",
-        dtype=self.dtype,
-        name="patch_embed")(inputs.astype(dtype))
-    batch, frames = grid.shape[:2]
     per_frame = self.attention in PER_FRAME_ATTENTION
-    if per_frame:  # Every frame an image of its own: a one-frame grid.
-      grid = grid.reshape((batch * frames, 1) + grid.shape[2:])
-    cls_token = self.param("cls", torch_init.TABLE,
-                           (self.hidden_size,))
-    cls = jnp.broadcast_to(cls_token.astype(dtype),
-                           (grid.shape[0], self.hidden_size))
-    grid, cls = frame_position.FramePositionEmbedding(
-        use_time=not per_frame, time_init=self.time_init,
-        name="posembed_input")(grid, cls)
-    grid, cls = jax.tree.map(
-        lambda x: nn.Dropout(self.dropout_rate)(x, deterministic=not train),
-        (grid, cls))
+    p = self.patch_size
     # The class token stays out of the temporal stages, as in the official
     # code; the final norm comes after the space-only model's frame average.
-    _, cls = transformer.Encoder(
-        num_layers=self.num_layers, num_heads=self.num_heads,
-        mlp_dim=self.mlp_dim, attention=self.attention,
-        dropout_rate=self.dropout_rate, drop_path_rate=self.drop_path_rate,
-        layer_norm_eps=self.layer_norm_eps,
-        gelu_approximate=self.gelu_approximate, dtype=self.dtype,
-        remat=self.remat, class_token_skips=True, final_norm=False,
-        kernel_init=torch_init.DENSE, name="transformer")(grid, cls,
-                                                          train=train)
+    features = scope.inline(vit.ViT(
+        **vit.shared_fields(self), patch_size=(self.tubelet_frames, p, p),
+        embed_name="patch_embed", frames_apart=per_frame,
+        class_token_init=torch_init.TABLE,
+        position=lambda name: frame_position.FramePositionEmbedding(
+            use_time=not per_frame, time_init=self.time_init, name=name),
+        class_token_skips=True, final_norm=False,
+        kernel_init=torch_init.DENSE))(inputs, train=train)
     if per_frame:  # The official code averages the frames before the norm.
-      cls = cls.reshape(batch, frames, -1).mean(axis=1)
-    features = nn.LayerNorm(self.layer_norm_eps, dtype=dtype,
-                            name="encoder_norm")(cls)
-    self.sow("intermediates", "pre_logits", features)
-    logits = nn.Dense(self.num_classes, dtype=dtype,
-                      kernel_init=HEAD_INITS[self.head_init],
-                      name="head")(features)
-    return logits.astype(jnp.float32)
+      features = features.mean(axis=1)
+    features = nn.LayerNorm(self.layer_norm_eps, dtype=jnp.dtype(self.dtype),
+                            name="encoder_norm")(features)
+    return heads.classify(features, self.num_classes, train=train,
+                          kernel_init=HEAD_INITS[self.head_init],
+                          dtype=self.dtype)
 
 
 register("timesformer", TimeSformer, VARIANTS)

@@ -19,7 +19,9 @@ import jax
 import jax.numpy as jnp
 
 from vst.errors import ConfigError
+from vst.layers import blocks
 from vst.layers import conv3d
+from vst.layers import heads
 from vst.layers import torch_init
 from vst.layers import mhra
 from vst.models.registry import register
@@ -146,15 +148,14 @@ class UniFormer(nn.Module):
     if self.remat:
       local_cls = nn.remat(local_cls, static_argnums=(2,))
       global_cls = nn.remat(global_cls, static_argnums=(2,))
-    total, index = sum(self.depths), 0
+    rates = iter(blocks.drop_path_rates(self.drop_path_rate, sum(self.depths)))
     for i, (width, depth) in enumerate(zip(self.embed_dims, self.depths)):
       if i:
         x = ConvEmbedding(width, tuple(self.downsample),
                           tuple(self.downsample), dtype=self.dtype,
                           name=f"downsample{i}")(x)
       for j in range(depth):
-        rate = self.drop_path_rate * index / max(total - 1, 1)
-        name = f"stage{i}_block{j}"
+        rate, name = next(rates), f"stage{i}_block{j}"
         if i < self.local_stages:
           x = local_cls(self.mlp_ratio, tuple(self.local_kernel),
                         self.dropout_rate, rate, self.bn_momentum,
@@ -163,17 +164,11 @@ class UniFormer(nn.Module):
           x = global_cls(width // self.head_dim, self.mlp_ratio,
                          self.dropout_rate, rate, self.dtype,
                          name=name)(x, train)
-        index += 1
     x = nn.BatchNorm(use_running_average=not train, momentum=self.bn_momentum,
                      epsilon=1e-5, dtype=dtype, name="norm")(x)
-    features = x.mean(axis=(1, 2, 3))
-    self.sow("intermediates", "pre_logits", features)
-    features = nn.Dropout(self.head_dropout_rate)(features,
-                                                  deterministic=not train)
-    logits = nn.Dense(self.num_classes, dtype=dtype,
-                      kernel_init=torch_init.DENSE,
-                      name="head")(features)
-    return logits.astype(jnp.float32)
+    return heads.classify(x.mean(axis=(1, 2, 3)), self.num_classes,
+                          train=train, dropout_rate=self.head_dropout_rate,
+                          kernel_init=torch_init.DENSE, dtype=self.dtype)
 
 
 register("uniformer", UniFormer, VARIANTS)

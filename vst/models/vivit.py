@@ -31,38 +31,18 @@ import dataclasses
 
 import flax.linen as nn
 import jax
-import jax.numpy as jnp
 
 from vst.errors import ConfigError, check_choice
-from vst.layers import attention as attention_lib
 from vst.layers import embed
-from vst.layers import grid_pooling
-from vst.layers import transformer
+from vst.layers import heads
+from vst.layers import scope
+from vst.layers import vit
 from vst.layers.head_init import HEAD_INITS
 from vst.models.registry import register
 
-_VIT_SIZES = {  # (hidden_size, num_layers, num_heads, mlp_dim) of ViT-*.
-    "Ti": (192, 12, 3, 768),
-    "S": (384, 12, 6, 1536),
-    "B": (768, 12, 12, 3072),
-    "L": (1024, 24, 16, 4096),
-    "H": (1280, 32, 16, 5120),
-}
-
-
-def _variant(size: str, patch: int, time: int) -> dict:
-  hidden_size, num_layers, num_heads, mlp_dim = _VIT_SIZES[size]
-  return dict(hidden_size=hidden_size, num_layers=num_layers,
-              num_heads=num_heads, mlp_dim=mlp_dim,
-              tubelet_size=(time, patch, patch))
-
-
 VARIANTS = {
-    "Ti/16x2": _variant("Ti", 16, 2),
-    "S/16x2": _variant("S", 16, 2),
-    "B/16x2": _variant("B", 16, 2),
-    "L/16x2": _variant("L", 16, 2),
-    "H/14x2": _variant("H", 14, 2),
+    **{name: vit.decode_variant(name)
+       for name in ("Ti/16x2", "S/16x2", "B/16x2", "L/16x2", "H/14x2")},
     # For 8×32×32 synthetic clips on a CPU: a 4×4×4 token grid, ~0.2M params.
     "tiny": dict(hidden_size=64, num_layers=4, num_heads=4, mlp_dim=256,
                  tubelet_size=(2, 8, 8)),
@@ -154,16 +134,12 @@ class ViViT(nn.Module):
             f"model.attention={self.attention!r} cannot apply to "
             f"vivit_model={self.vivit_model!r}, whose encoders attend within "
             "a frame and across frames by construction; leave it empty")
-      attention_lib.get_pattern(self.attention)
       layout = dataclasses.replace(layout, attention=self.attention)
     if self.classifier:
       check_choice("model.classifier", self.classifier, CLASSIFIERS)
       layout = dataclasses.replace(layout, classifier=self.classifier)
-    embed.tubelet_kernel_init(self.tubelet_init)
+    vit.check_fields(self)
     check_choice("model.head_init", self.head_init, HEAD_INITS)
-    if self.hidden_size % self.num_heads:
-      raise ConfigError(f"model.hidden_size={self.hidden_size} is not "
-                        f"divisible by model.num_heads={self.num_heads}")
     return layout
 
   def validate_input(self, shape) -> None:
@@ -183,57 +159,27 @@ class ViViT(nn.Module):
       [B, num_classes] float32 logits.
     """
     layout = self._layout()
-    tokens = embed.tubelet_embedding(
-        self.hidden_size, self.tubelet_size, self.tubelet_init,
-        dtype=self.dtype, name="tubelet_embed")(
-            inputs.astype(jnp.dtype(self.dtype)))
+    encoder = lambda **fields: scope.inline(vit.TokenEncoder(
+        **{**vit.shared_fields(self, vit.TokenEncoder), "readout": layout.classifier,
+           **fields}))
+    backbone = lambda **fields: scope.inline(vit.ViT(
+        **{**vit.shared_fields(self), "readout": layout.classifier,
+           "patch_size": self.tubelet_size, "embed_init": self.tubelet_init,
+           **fields}))
     if layout.attention:
-      features = self._encode(tokens, "", self.num_layers, layout.attention,
-                              layout.classifier, train)
-    else:
-      batch, time = tokens.shape[:2]
-      # Each time index is an image of its own: a one-frame grid.
-      frames = tokens.reshape((batch * time, 1) + tokens.shape[2:])
-      features = self._encode(frames, "spatial_", self.num_layers, "joint",
-                              layout.classifier, train)
-      features = features.reshape(batch, time, -1)
+      features = backbone(attention=layout.attention)(inputs, train=train)
+    else:  # Each time index is an image of its own: a one-frame grid.
+      features = backbone(attention="joint", prefix="spatial_",
+                          frames_apart=True)(inputs, train=train)
       if layout.temporal == "encoder":
-        features = self._encode(features[:, :, None, None], "temporal_",
-                                self.temporal_layers, "joint",
-                                layout.classifier, train)
+        features = encoder(attention="joint", prefix="temporal_",
+                           num_layers=self.temporal_layers)(
+                               features[:, :, None, None], train=train)
       else:
         features = features.mean(axis=1)
-    self.sow("intermediates", "pre_logits", features)
-    logits = nn.Dense(self.num_classes, dtype=jnp.dtype(self.dtype),
-                      kernel_init=HEAD_INITS[self.head_init],
-                      name="head")(features)
-    return logits.astype(jnp.float32)
-
-  def _encode(self, grid: jax.Array, prefix: str, num_layers: int,
-              attention: str, classifier: str, train: bool) -> jax.Array:
-    """[N, T, H, W, D] tokens -> [N, D]: CLS, positions, encoder, pooling."""
-    cls = None
-    if classifier == "token":
-      cls_token = self.param(f"{prefix}cls", nn.initializers.zeros,
-                             (self.hidden_size,))
-      cls = jnp.broadcast_to(cls_token.astype(grid.dtype),
-                             (grid.shape[0], self.hidden_size))
-    grid, cls = embed.PositionEmbedding(name=f"{prefix}posembed_input")(
-        grid, cls)
-    grid, cls = jax.tree.map(
-        lambda x: nn.Dropout(self.dropout_rate)(x, deterministic=not train),
-        (grid, cls))
-    grid, cls = transformer.Encoder(
-        num_layers=num_layers, num_heads=self.num_heads, mlp_dim=self.mlp_dim,
-        attention=attention, dropout_rate=self.dropout_rate,
-        drop_path_rate=self.drop_path_rate,
-        layer_norm_eps=self.layer_norm_eps,
-        gelu_approximate=self.gelu_approximate, dtype=self.dtype,
-        remat=self.remat, name=f"{prefix}transformer")(grid, cls, train=train)
-    if classifier == "token":
-      return cls
-    return grid_pooling.pool_grid(grid, "max" if classifier == "max"
-                                  else "mean", "model.classifier")
+    return heads.classify(features, self.num_classes, train=train,
+                          kernel_init=HEAD_INITS[self.head_init],
+                          dtype=self.dtype)
 
 
 register("vivit", ViViT, VARIANTS)

@@ -38,7 +38,8 @@ import jax.numpy as jnp
 
 from vst.errors import ConfigError, check_choice
 from vst.layers import embed
-from vst.layers import transformer
+from vst.layers import heads
+from vst.layers import vit
 from vst.layers.head_init import HEAD_INITS
 from vst.layers.patterns_sliding_window import (ATTENTION_WINDOW,
                                                  LongformerSelfAttention,
@@ -47,63 +48,19 @@ from vst.models._variants import complete_variants
 from vst.models.registry import register
 
 
-class FrameViT(nn.Module):
-  """A ViT on single frames (or on tubelets of a few): [N, t, H, W, C] ->
-  [N, D] (the final [CLS]).
-
-  Attributes:
-    hidden_size, num_layers, num_heads, mlp_dim: the ViT's size.
-    patch_size: p of the p×p patches.
-    tubelet_frames: t, the frames one input holds (1: the paper's).
-    layer_norm_eps: LayerNorm epsilon (1e-6 in timm's ViT).
-    dropout_rate: dropout after positions and in every block.
-    train: enables dropout (rng collection "dropout").
-    dtype: compute dtype.
-    remat: rematerialise each block in the backward pass.
-  """
-  hidden_size: int
-  num_layers: int
-  num_heads: int
-  mlp_dim: int
-  patch_size: int
-  tubelet_frames: int = 1
-  layer_norm_eps: float = 1e-6
-  dropout_rate: float = 0.0
-  train: bool = False
-  dtype: str = "float32"
-  remat: bool = False
-
-  @nn.compact
-  def __call__(self, frames: jax.Array) -> jax.Array:
-    p = self.patch_size
-    # A one-step grid [N, 1, H/p, W/p, D]: the shared encoder's layout.
-    grid = embed.tubelet_embedding(self.hidden_size,
-                                   (self.tubelet_frames, p, p), "random",
-                                   dtype=self.dtype, name="patch_embed",
-                                   in_loop=True)(frames)
-    cls = self.param("cls", nn.initializers.zeros, (self.hidden_size,))
-    cls = jnp.broadcast_to(cls.astype(grid.dtype),
-                           (grid.shape[0], self.hidden_size))
-    grid, cls = embed.PositionEmbedding(name="posembed_input")(grid, cls)
-    grid, cls = jax.tree.map(
-        lambda x: nn.Dropout(self.dropout_rate)(x, deterministic=not self.train),
-        (grid, cls))
-    _, cls = transformer.Encoder(
-        num_layers=self.num_layers, num_heads=self.num_heads,
-        mlp_dim=self.mlp_dim, attention="joint",
-        dropout_rate=self.dropout_rate, layer_norm_eps=self.layer_norm_eps,
-        gelu_approximate=False, dtype=self.dtype, remat=self.remat,
-        name="transformer")(grid, cls, train=self.train)
-    return cls
-
-
 class _BackboneChunk(nn.Module):
-  """One step of the scan over chunks of frames."""
-  vit: dict
+  """One step of the scan over chunks of frames: a ViT on each input of
+  [N, t, H, W, C] frames, its final [CLS] [N, D] (timm's
+  `vit_base_patch16_224` without its classifier: exact GELU, LayerNorm eps
+  1e-6)."""
+  fields: dict
+  train: bool
 
   @nn.compact
   def __call__(self, carry, frames):
-    return carry, FrameViT(**self.vit, name="vit")(frames)
+    return carry, vit.ViT(**self.fields, embed_name="patch_embed",
+                          embed_in_loop=True, name="vit")(
+                              frames, train=self.train)
 
 
 class LongformerLayer(nn.Module):
@@ -295,18 +252,15 @@ class VTN(nn.Module):
     x = jnp.pad(x, [(0, 0), (0, pad)] + [(0, 0)] * 4)
     x = x.reshape((batch, chunks, chunk) + x.shape[2:])
     x = jnp.moveaxis(x, 1, 0).reshape((chunks, batch * chunk) + x.shape[3:])
-    vit = dict(hidden_size=self.hidden_size, num_layers=self.num_layers,
-               num_heads=self.num_heads, mlp_dim=self.mlp_dim,
-               patch_size=self.patch_size, tubelet_frames=t,
-               dropout_rate=self.dropout_rate,
-               train=train, dtype=self.dtype, remat=self.remat)
+    fields = dict(vit.shared_fields(self), gelu_approximate=False,
+                  patch_size=(t, self.patch_size, self.patch_size))
     # Attention maps recorded in the backbone (`vst.layers.attention`, only
     # when requested) stack along the scan: [chunks, B·chunk, ...].
     scan = nn.scan(_BackboneChunk, variable_broadcast="params",
                    variable_axes={"attention": 0, "attention_matrix": 0},
                    split_rngs={"params": False, "dropout": True},
                    length=chunks)
-    _, features = scan(vit, name="backbone")(None, x)  # [n, B·chunk, D]
+    _, features = scan(fields, train, name="backbone")(None, x)  # [n, B·chunk, D]
     features = features.reshape(chunks, batch, chunk, -1)
     return jnp.moveaxis(features, 0, 1).reshape(batch, chunks * chunk,
                                                 -1)[:, :frames]
@@ -322,14 +276,11 @@ class VTN(nn.Module):
         self.attention_window, self.max_positions,
         self.temporal_dropout_rate, self.position_init_std, dtype=self.dtype,
         name="temporal_encoder")(frames, train=train)
-    self.sow("intermediates", "pre_logits", cls)
-    x = nn.LayerNorm(1e-5, dtype=dtype, name="head_norm")(cls)
-    x = nn.gelu(nn.Dense(self.head_mlp_dim, dtype=dtype,
-                         name="head_hidden")(x), approximate=False)
-    x = nn.Dropout(self.head_dropout_rate)(x, deterministic=not train)
-    logits = nn.Dense(self.num_classes, dtype=dtype,
-                      kernel_init=HEAD_INITS[self.head_init], name="head")(x)
-    return logits.astype(jnp.float32)
+    return heads.classify(cls, self.num_classes, train=train,
+                          dropout_rate=self.head_dropout_rate,
+                          kernel_init=HEAD_INITS[self.head_init],
+                          hidden_dim=self.head_mlp_dim, norm_eps=1e-5,
+                          dtype=self.dtype)
 
 
 VARIANTS = complete_variants(VTN, {

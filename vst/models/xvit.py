@@ -30,18 +30,19 @@ import jax
 import jax.numpy as jnp
 
 from vst.errors import ConfigError, check_choice
-from vst.layers import attention as attention_lib
 from vst.layers import embed
 from vst.layers import frame_position
+from vst.layers import heads
+from vst.layers import scope
 from vst.layers import torch_init
 from vst.layers import transformer
+from vst.layers import vit
 from vst.layers.head_init import HEAD_INITS
 from vst.models.registry import register
 
 VARIANTS = {
     # ViT-B/16 (ImageNet-21K in the paper) with the released 768-d MLP head.
-    "B/16": dict(hidden_size=768, num_layers=12, num_heads=12, mlp_dim=3072,
-                 patch_size=16, head_mlp_dim=768),
+    "B/16": dict(vit.decode_variant("B/16"), head_mlp_dim=768),
     # For 8×32×32 synthetic clips on a CPU: 8 frames of 4×4 patches.
     "tiny": dict(hidden_size=64, num_layers=4, num_heads=4, mlp_dim=256,
                  patch_size=8, head_mlp_dim=64),
@@ -102,13 +103,10 @@ class XViT(nn.Module):
   def _check(self) -> None:
     check_choice("model.attention", self.attention,
                  PER_FRAME_CLASS_TOKEN_PATTERNS)
-    attention_lib.get_pattern(self.attention)
+    vit.check_fields(self)
     check_choice("model.head_init", self.head_init, HEAD_INITS)
     check_choice("model.time_init", self.time_init,
                  frame_position.TIME_INITS)
-    if self.hidden_size % self.num_heads:
-      raise ConfigError(f"model.hidden_size={self.hidden_size} is not "
-                        f"divisible by model.num_heads={self.num_heads}")
     if self.temporal_layers < 1:
       raise ConfigError(
           f"model.temporal_layers={self.temporal_layers} must be >= 1: the "
@@ -131,40 +129,20 @@ class XViT(nn.Module):
       [B, num_classes] float32 logits.
     """
     self._check()
-    dtype = jnp.dtype(self.dtype)
     p = self.patch_size
-    grid = embed.tubelet_embedding(
-        self.hidden_size, (self.tubelet_frames, p, p), "random",
-        dtype=self.dtype,
-        name="patch_embed")(inputs.astype(dtype))
-    batch, frames = grid.shape[:2]
-    init = torch_init.TABLE
-    cls = jnp.broadcast_to(
-        self.param("cls", init, (self.hidden_size,)).astype(dtype),
-        (batch, frames, self.hidden_size))
-    grid, cls = frame_position.FramePositionEmbedding(
-        time_init=self.time_init, name="posembed_input")(grid, cls)
-    grid, cls = jax.tree.map(
-        lambda x: nn.Dropout(self.dropout_rate)(x, deterministic=not train),
-        (grid, cls))
-    _, frame_tokens = transformer.Encoder(
-        num_layers=self.num_layers, num_heads=self.num_heads,
-        mlp_dim=self.mlp_dim, attention=self.attention,
-        dropout_rate=self.dropout_rate, drop_path_rate=self.drop_path_rate,
-        layer_norm_eps=self.layer_norm_eps,
-        gelu_approximate=self.gelu_approximate, dtype=self.dtype,
-        remat=self.remat, name="transformer")(grid, cls, train=train)
-    features = self._temporal_head(frame_tokens, train)
-    self.sow("intermediates", "pre_logits", features)
-    x = nn.LayerNorm(self.layer_norm_eps, dtype=dtype, name="head_norm")(
-        features)
-    x = nn.Dense(self.head_mlp_dim, dtype=dtype, kernel_init=init,
-                 name="head_hidden")(x)
-    x = nn.gelu(x, approximate=self.gelu_approximate)
-    x = nn.Dropout(self.head_dropout_rate)(x, deterministic=not train)
-    logits = nn.Dense(self.num_classes, dtype=dtype,
-                      kernel_init=HEAD_INITS[self.head_init], name="head")(x)
-    return logits.astype(jnp.float32)
+    frame_tokens = scope.inline(vit.ViT(
+        **vit.shared_fields(self), patch_size=(self.tubelet_frames, p, p),
+        embed_name="patch_embed", readout="frame_tokens",
+        class_token_init=torch_init.TABLE,
+        position=lambda name: frame_position.FramePositionEmbedding(
+            time_init=self.time_init, name=name)))(inputs, train=train)
+    return heads.classify(
+        self._temporal_head(frame_tokens, train), self.num_classes,
+        train=train, dropout_rate=self.head_dropout_rate,
+        kernel_init=HEAD_INITS[self.head_init],
+        hidden_dim=self.head_mlp_dim, norm_eps=self.layer_norm_eps,
+        hidden_init=torch_init.TABLE, gelu_approximate=self.gelu_approximate,
+        dtype=self.dtype)
 
   def _temporal_head(self, frame_tokens: jax.Array, train: bool) -> jax.Array:
     """[B, T, D] frame tokens -> [B, D]: a class token attending over them.
@@ -179,7 +157,7 @@ class XViT(nn.Module):
         (batch, self.hidden_size))
     grid = frame_tokens[:, :, None, None]
     for i in range(self.temporal_layers):
-      grid, cls = transformer.EncoderBlock(
+      grid, cls = transformer.encoder_block(
           self.num_heads, self.mlp_dim, "joint", self.dropout_rate, 0.0,
           self.layer_norm_eps, self.gelu_approximate, self.dtype,
           name=f"temporal_encoder_{i}")(grid, cls, train)

@@ -47,6 +47,63 @@ def _override_named_in(message: str, args) -> str | None:
   return next((o for o in overrides if o.rsplit(".", 1)[-1] in message), None)
 
 
+def define_distributed_flags(flag_values: flags.FlagValues | None = None):
+  """--multihost and the explicit coordinator flags every command takes."""
+  fv = flag_values if flag_values is not None else flags.FLAGS
+  flags.DEFINE_bool("multihost", False,
+                    "Join a multi-process run (jax.distributed.initialize) "
+                    "before anything else.", flag_values=fv)
+  flags.DEFINE_string("coordinator_address", None,
+                      "HOST:PORT of process 0's coordinator (with "
+                      "--multihost). Unset: found from the cluster (TPU "
+                      "metadata, SLURM, Open MPI, Kubernetes).", flag_values=fv)
+  flags.DEFINE_integer("num_processes", None, "Processes in the run (with "
+                       "--coordinator_address).", flag_values=fv)
+  flags.DEFINE_integer("process_id", None, "This process's index, 0 to "
+                       "num_processes - 1 (with --coordinator_address).",
+                       flag_values=fv)
+
+
+_EXPLICIT = ("coordinator_address", "num_processes", "process_id")
+
+
+def initialize_distributed(flag_values: flags.FlagValues | None = None) -> None:
+  """jax.distributed.initialize() as the flags say; nothing without
+  --multihost. Raises ConfigError (one line) for an incomplete set."""
+  from vst.errors import ConfigError  # pylint: disable=g-import-not-at-top
+  fv = flag_values if flag_values is not None else flags.FLAGS
+  given = {name: fv[name].value for name in _EXPLICIT
+           if fv[name].value is not None}
+  if not fv["multihost"].value:
+    if given:
+      raise ConfigError(f"--{', --'.join(given)} need --multihost")
+    return
+  if given and len(given) != len(_EXPLICIT):
+    missing = [f"--{n}" for n in _EXPLICIT if n not in given]
+    raise ConfigError(f"--multihost with explicit flags needs all of "
+                      f"--{', --'.join(_EXPLICIT)}; missing {', '.join(missing)}")
+  if given:
+    count, index = given["num_processes"], given["process_id"]
+    if count < 1 or not 0 <= index < count:
+      raise ConfigError(f"--process_id={index} --num_processes={count} is not "
+                        f"valid; allowed: 0 <= process_id < num_processes")
+  import jax  # pylint: disable=g-import-not-at-top
+  # Collectives between processes on CPU (tests, CPU clusters) need gloo;
+  # accelerators use their own and ignore this.
+  jax.config.update("jax_cpu_collectives_implementation", "gloo")
+  jax.distributed.initialize(**given)
+
+
+def initialize_distributed_or_exit(flag_values: flags.FlagValues | None = None):
+  """`initialize_distributed`, its ConfigError as one line and exit 2."""
+  from vst.errors import ConfigError  # pylint: disable=g-import-not-at-top
+  try:
+    initialize_distributed(flag_values)
+  except ConfigError as e:
+    print(f"error: {e}", file=sys.stderr)
+    sys.exit(2)
+
+
 def new_flag_values(argv, *, config_help: str, workdir_help: str):
   """A FlagValues with the --config (a locked configs/*.py, with
   --config.a.b=v overrides) and --workdir flags every tool takes, for parsing
@@ -57,6 +114,7 @@ def new_flag_values(argv, *, config_help: str, workdir_help: str):
                                   flag_values=flag_values, lock_config=True,
                                   sys_argv=list(argv))
   flags.DEFINE_string("workdir", None, workdir_help, flag_values=flag_values)
+  define_distributed_flags(flag_values)
   return flag_values
 
 

@@ -116,23 +116,12 @@ def coverage_metrics(report: dict) -> dict:
   return out
 
 
-class LimitedBatches:
-  """The first `limit` examples of `batches` (eval.max_examples), keeping
-  the dataset's `report()` and `drain_skipped()`."""
-
-  def __init__(self, batches: Iterable[dict], limit: int):
-    self._batches, self._limit = batches, limit
-    for method in ("report", "drain_skipped"):
-      if hasattr(batches, method):
-        setattr(self, method, getattr(batches, method))
-
-  def __iter__(self):
-    seen = 0
-    for batch in self._batches:
-      if seen >= self._limit:
-        return
-      seen += len(batch["label"])
-      yield batch
+def _everyone_done(done_here: bool) -> bool:
+  """Whether every process is done (all must run the same eval steps)."""
+  if jax.process_count() == 1:
+    return done_here
+  flags = multihost_utils.process_allgather(np.int32(done_here))
+  return bool(np.all(flags))
 
 
 def confusion_image(confusion: np.ndarray, cell: Optional[int] = None) -> np.ndarray:
@@ -155,32 +144,49 @@ def write_confusion_png(path: str, confusion: np.ndarray) -> None:
 
 
 def run(eval_step: Callable, state, batches: Iterable[dict], mesh,
-        num_classes: int, aggregation: str = "mean_softmax") -> dict:
+        num_classes: int, aggregation: str = "mean_softmax",
+        max_examples: int = 0,
+        on_batch: Optional[Callable[[int], None]] = None) -> dict:
   """Runs `eval_step(state, batch) -> logits` over `batches`, then metrics.
 
   Padded rows (mask 0) are dropped before any metric is computed. If
   `batches` has a `report()`, the coverage counts join the metrics.
+
+  Every row carries its example's index in the split: "video_id" where the
+  dataset gives one (the views of a video share it), else its global row
+  number (datasets without one deal contiguous slices of each global batch
+  to hosts). `max_examples` > 0 keeps the examples with index below it, the
+  same clips whatever the number of processes, and stops once every host is
+  past them. Labels, masks and indices travel as global arrays sharded like
+  the inputs, so they line up with the logits on any mesh.
   """
   all_logits, all_labels, all_ids = [], [], []
-  next_id = 0
   views = 0
   t0 = time.perf_counter()
-  for batch in batches:
-    mask = np.asarray(batch.pop("mask", np.ones(len(batch["label"]))))
+  for position, batch in enumerate(batches):
+    local = len(batch["label"])
+    mask = np.asarray(batch.pop("mask", np.ones(local)), np.float32)
     ids = batch.pop("video_id", None)
     if ids is None:
-      # Unique per example across hosts and batches.
-      ids = next_id + np.arange(len(mask)) * jax.process_count() + jax.process_index()
-      next_id += len(mask) * jax.process_count()
-    logits = eval_step(state, sharding_lib.put_batch(batch, mesh))
-    gathered = multihost_utils.process_allgather(
-        {"logits": logits, "mask": mask, "label": batch["label"],
-         "ids": np.asarray(ids)}, tiled=True)
+      ids = (position * local * jax.process_count() +
+             jax.process_index() * local + np.arange(local))
+    ids = np.asarray(ids, np.int32)
+    if max_examples:
+      mask = mask * (ids < max_examples)
+      if _everyone_done(not np.any((ids < max_examples) & (ids >= 0))):
+        break
+    outputs = sharding_lib.put_batch(
+        {"mask": mask, "label": np.asarray(batch.pop("label"), np.int32),
+         "ids": ids}, mesh)
+    outputs["logits"] = eval_step(state, sharding_lib.put_batch(batch, mesh))
+    gathered = multihost_utils.process_allgather(outputs, tiled=True)
     keep = np.asarray(gathered["mask"]) > 0
     all_logits.append(np.asarray(gathered["logits"], np.float32)[keep])
     all_labels.append(np.asarray(gathered["label"])[keep])
     all_ids.append(np.asarray(gathered["ids"])[keep])
     views += int(keep.sum())
+    if on_batch is not None:
+      on_batch(views)
   seconds = time.perf_counter() - t0
   if not all_logits:  # An empty split: every metric is undefined.
     all_logits = [np.zeros((0, num_classes), np.float32)]

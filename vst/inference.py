@@ -22,6 +22,7 @@ import numpy as np
 
 from vst import checkpointing
 from vst import observe
+from vst import run_config
 from vst import sharding as sharding_lib
 from vst import train as train_lib
 from vst.data import clips as clips_lib
@@ -52,9 +53,13 @@ class Loaded(NamedTuple):
   mesh: Any
 
 
-def class_names(config) -> list[str]:
-  """The dataset's class names, or "class_<k>" when they cannot be read
-  (e.g. a real dataset whose annotations are not on this machine)."""
+def class_names(config, workdir: Optional[str] = None) -> list[str]:
+  """The class names the run in `workdir` saved, else the dataset's, else
+  "class_<k>" (e.g. a real dataset whose annotations are not on this
+  machine)."""
+  saved = run_config.class_names(workdir)
+  if saved is not None and len(saved) == config.dataset.num_classes:
+    return saved
   builder = data_registry.get_dataset(config.dataset.name)
   try:
     names = list(builder.class_names(config.dataset))
@@ -105,7 +110,7 @@ def load(config, workdir: Optional[str], allow_init: bool = False) -> Loaded:
   else:
     step, state, _ = restored
   return Loaded(model, train_lib.variables_of(state), step,
-                class_names(config), mesh)
+                class_names(config, workdir), mesh)
 
 
 def make_apply(model, collections: Sequence[str] = ()) -> Callable:

@@ -13,8 +13,9 @@ stderr gets progress and, on failure, one `error:` line.
 
 Multi-host (TPU pods, GPU clusters): run the same command on every host with
 --multihost; `jax.distributed.initialize()` finds the coordinator from the
-cluster's environment (TPU metadata, SLURM, MPI, Kubernetes). Each host reads
-its own shard of the data.
+cluster's environment (TPU metadata, SLURM, Open MPI, Kubernetes), or from
+--coordinator_address=HOST:PORT --num_processes=N --process_id=I on any
+other cluster. Each host reads its own shard of the data.
 
 Exit status: 0 done, 1 a failure (disk, data), 2 bad input, 3 the run
 diverged, 128 + N stopped by signal N (checkpoint saved).
@@ -31,15 +32,28 @@ from absl import app
 from absl import flags
 from ml_collections import config_flags
 
+from vst import cli
+from vst import run_config
 from vst.cli import parse_flags, summary_line
 
+def _with_run_config(argv):
+  """`--workdir` alone finds the run's saved config; `--mode=eval` uses the
+  saved config as the base of any `--config.*` overrides."""
+  return run_config.with_run_config(argv, prefer_saved="--mode=eval" in argv)
+
+
+# The overrides (--config.a.b=v) are defined from the config that argv names,
+# so the saved config must be in the argv seen here as well as when parsing.
 _CONFIG = config_flags.DEFINE_config_file(
-    "config", None, "Path to a configs/*.py file.", lock_config=True)
+    "config", None, "Path to a configs/*.py file.", lock_config=True,
+    sys_argv=_with_run_config(sys.argv))
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for this run.")
 _MODE = flags.DEFINE_enum("mode", "train", ["train", "eval"],
                           "train (evaluates at the end) or eval (latest checkpoint).")
-_MULTIHOST = flags.DEFINE_bool("multihost", False,
-                               "Call jax.distributed.initialize() first.")
+cli.define_distributed_flags()
+_VERBOSE = flags.DEFINE_bool(
+    "verbose", False, "Also show library logging (Orbax, absl, TensorStore) "
+    "on stderr; it always goes to WORKDIR/vst.log.")
 
 LOG_NAME = "vst.log"
 # Errors of the filesystem that end a run, whatever library met them.
@@ -89,8 +103,9 @@ def filesystem_error(error: BaseException) -> str | None:
   return None
 
 
-def _log_to_workdir(workdir: str | None) -> str | None:
-  """Sends Python/absl logging to WORKDIR/vst.log instead of stderr."""
+def _log_to_workdir(workdir: str | None, verbose: bool) -> str | None:
+  """Sends Python/absl logging to WORKDIR/vst.log (and, if `verbose`, still
+  to stderr): Orbax alone logs ~100 INFO lines in a short run."""
   if not workdir:
     return None
   try:
@@ -102,7 +117,8 @@ def _log_to_workdir(workdir: str | None) -> str | None:
   from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
   absl_handler = absl_logging.get_absl_handler()
   root = logging.getLogger()
-  root.removeHandler(absl_handler)
+  if not verbose:
+    root.removeHandler(absl_handler)
   handler.setFormatter(logging.Formatter(
       "%(asctime)s %(levelname)s %(name)s: %(message)s"))
   root.addHandler(handler)
@@ -125,17 +141,15 @@ def _fail(message: str, code: int, log_path: str | None, trace: bool) -> int:
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-  import jax  # pylint: disable=g-import-not-at-top
   from vst import preemption  # pylint: disable=g-import-not-at-top
   from vst.data.workers import DataUnusableError  # pylint: disable=g-import-not-at-top
   from vst.errors import ConfigError  # pylint: disable=g-import-not-at-top
   from vst.train import NonFiniteLossError  # pylint: disable=g-import-not-at-top
-  if _MULTIHOST.value:
-    jax.distributed.initialize()
+  cli.initialize_distributed_or_exit()
   if _CONFIG.value is None:
     print("error: --config=configs/<name>.py is required", file=sys.stderr)
     return 2
-  log_path = _log_to_workdir(_WORKDIR.value)
+  log_path = _log_to_workdir(_WORKDIR.value, _VERBOSE.value)
   try:
     with preemption.StopRequests() as stop:
       summary = run(_CONFIG.value, _WORKDIR.value, _MODE.value, stop)
@@ -175,4 +189,5 @@ def entry_point(argv):
 
 
 if __name__ == "__main__":
-  app.run(entry_point, flags_parser=parse_flags)
+  app.run(entry_point, flags_parser=lambda argv: parse_flags(
+      _with_run_config(argv)))

@@ -50,21 +50,33 @@ class Progress:
   """One status line: step, loss, steps/s and ETA, redrawn in place on a terminal.
 
   Off a terminal (CI, log files) it prints a plain line at each update instead,
-  so logs stay readable.
+  at most one per `min_interval` seconds (and always the last), so logs stay
+  readable. `unit` names what is counted: "step" in training, "view" in
+  evaluation (a video's clips × crops are several views).
   """
 
-  def __init__(self, total_steps: int, first_step: int = 0, stream=None):
+  def __init__(self, total_steps: int, first_step: int = 0, stream=None,
+               unit: str = "step", min_interval: float = 0.0,
+               label: str = ""):
     self.total = total_steps
     self.stream = stream or sys.stderr
     self.tty = self.stream.isatty()
     self._t0 = time.perf_counter()
     self._step0 = first_step
     self.enabled = jax.process_index() == 0
+    self.unit, self.label = unit, label
+    self.min_interval = min_interval
+    self._last_print = -float("inf")
 
   def update(self, step: int, **values: float) -> None:
     if not self.enabled:
       return
-    elapsed = time.perf_counter() - self._t0
+    now = time.perf_counter()
+    if (not self.tty and step < self.total and
+        now - self._last_print < self.min_interval):
+      return
+    self._last_print = now
+    elapsed = now - self._t0
     done = step - self._step0
     rate = done / elapsed if elapsed > 0 and done > 0 else 0.0
     eta = (self.total - step) / rate if rate > 0 else float("nan")
@@ -72,8 +84,9 @@ class Progress:
     filled = int(width * step / max(self.total, 1))
     bar = "#" * filled + "." * (width - filled)
     extras = " ".join(f"{k}={v:.4g}" for k, v in values.items())
-    line = (f"[{bar}] step {step}/{self.total} {extras} "
-            f"{rate:.2f} steps/s ETA {_format_seconds(eta)}")
+    line = (f"{self.label}[{bar}] {self.unit} {step}/{self.total} {extras}"
+            f"{' ' if extras else ''}{rate:.2f} {self.unit}s/s "
+            f"ETA {_format_seconds(eta)}")
     if self.tty:
       self.stream.write("\r" + line + "\033[K")
     else:

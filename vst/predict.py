@@ -23,6 +23,7 @@ from absl import flags
 import numpy as np
 
 from vst import cli
+from vst import run_config
 
 
 def _flag_values(argv):
@@ -109,11 +110,15 @@ def main(argv: Sequence[str]) -> int:
   from vst import inference  # pylint: disable=g-import-not-at-top
   from vst.data import decode  # pylint: disable=g-import-not-at-top
   from vst.errors import ConfigError  # pylint: disable=g-import-not-at-top
+  # The run's saved config (and class names) when --workdir has one.
+  argv = run_config.with_run_config(argv)
   fv = _flag_values(argv)
   videos = cli.parse_flags(list(argv), fv)[1:]
+  cli.initialize_distributed_or_exit(fv)
   if fv.config is None or not fv.workdir:
-    print("error: --config=configs/<name>.py and --workdir=<the run's "
-          "directory> are required", file=sys.stderr)
+    print("error: --workdir=<the run's directory> is required, and "
+          "--config=configs/<name>.py where the run saved no config.json",
+          file=sys.stderr)
     return 2
   if not videos:
     print("error: name at least one video file or folder", file=sys.stderr)

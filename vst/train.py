@@ -36,6 +36,7 @@ from vst import init_2d
 from vst import observe
 from vst import optim
 from vst import preemption
+from vst import run_config
 from vst import sharding as sharding_lib
 from vst.data import registry as data_registry
 from vst.errors import ConfigError
@@ -213,12 +214,8 @@ def _eval_batches(config, builder):
   # Only multi-view evaluation passes `views`, so datasets that have a single
   # view per example need not know the argument.
   extra = {} if views == (1, 1) else {"views": views}
-  batches = builder.eval(config.dataset, config.eval.split, batch_size,
-                         jax.process_index(), jax.process_count(), **extra)
-  limit = int(config.eval.max_examples)
-  if not limit:
-    return batches
-  return evaluate_lib.LimitedBatches(batches, limit // jax.process_count())
+  return builder.eval(config.dataset, config.eval.split, batch_size,
+                      jax.process_index(), jax.process_count(), **extra)
 
 
 def _aggregation(config) -> str:
@@ -280,12 +277,28 @@ class Trainer:
 
   def evaluate(self, state) -> dict:
     batches = _eval_batches(self.config, self.dataset)
-    with jax.set_mesh(self.mesh):
-      metrics = evaluate_lib.run(self.eval_step, state, batches, self.mesh,
-                                 self.config.dataset.num_classes,
-                                 _aggregation(self.config))
+    progress = observe.Progress(self._eval_views(batches), unit="view",
+                                min_interval=30.0, label="eval ")
+    try:
+      with jax.set_mesh(self.mesh):
+        metrics = evaluate_lib.run(self.eval_step, state, batches, self.mesh,
+                                   self.config.dataset.num_classes,
+                                   _aggregation(self.config),
+                                   int(self.config.eval.max_examples),
+                                   on_batch=progress.update)
+    finally:
+      progress.close()
     self._write_skipped(batches)
     return metrics
+
+  def _eval_views(self, batches) -> int:
+    """Views one evaluation reads: examples (or eval.max_examples) × the
+    views of each (clips × crops where the dataset makes several)."""
+    eval_cfg = self.config.eval
+    examples = self.dataset.num_examples(self.config.dataset, eval_cfg.split)
+    if eval_cfg.max_examples:
+      examples = min(examples, int(eval_cfg.max_examples))
+    return examples * getattr(batches, "views_per_video", 1)
 
   # --------------------------------------------------------------------------
   def train(self, stop: preemption.StopRequests | None = None) -> dict:
@@ -298,6 +311,8 @@ class Trainer:
     finished = self._finished_summary()
     if finished is not None:
       return finished
+    self._save_run_config()
+    self._report_dataset()
     state, data_state = self.restore_or_init()
     train_iter = self.dataset.train(
         config.dataset, _host_batch_size(config), train_cfg.seed,
@@ -317,8 +332,8 @@ class Trainer:
     progress = observe.Progress(train_cfg.num_steps, start_step)
     params, gmacs = model_cost(config, self.model)
     observe.log(f"{config.model.name}/{config.model.variant}: "
-                f"{params / 1e6:.3f}M params, {gmacs:.3f} GMACs per clip, "
-                f"mesh {dict(self.mesh.shape)}")
+                f"{params / 1e6:.3f}M params, gflops_per_clip={gmacs:.3f} "
+                f"(multiply-accumulates), mesh {dict(self.mesh.shape)}")
     window, window_steps = None, 0
     timed_steps, timed_seconds = 0, 0.0
     t_window = time.perf_counter()
@@ -451,6 +466,47 @@ class Trainer:
           "train.grad_clip_norm) and rerun the same command")
     checkpointing.save(self.ckpt, step, state, train_iter.state(),
                        self.config.to_dict(), force=force)
+
+  def _save_run_config(self) -> None:
+    """WORKDIR/config.json and class_names.json, so that eval, predict,
+    features and attention maps need only --workdir."""
+    if jax.process_index() != 0:
+      return
+    try:
+      names = list(self.dataset.class_names(self.config.dataset))
+    except (ConfigError, OSError):
+      names = None
+    run_config.save(self.workdir, self.config, names)
+
+  def _report_dataset(self) -> None:
+    """One line per split saying what the data holds (annotated, found,
+    missing, classes, balance), every missing video listed in
+    WORKDIR/dataset_report.json: a Kinetics copy always lacks some."""
+    if jax.process_index() != 0:
+      return
+    splits = dict.fromkeys(("train", self.config.eval.split))
+    report = {}
+    for split in splits:
+      described = self.dataset.describe(self.config.dataset, split)
+      if described is None:
+        return
+      report[split] = described
+      missing = described["missing_videos"]
+      balance = ""
+      if "smallest_class" in described:
+        (small, n_small), (large, n_large) = (described["smallest_class"],
+                                              described["largest_class"])
+        balance = (f", {n_small}–{n_large} videos per class ({small!r} – "
+                   f"{large!r})")
+      named = (f"; missing e.g. {', '.join(missing[:3])}" if missing else "")
+      observe.log(
+          f"{self.config.dataset.name} {split}: {described['found']} of "
+          f"{described['annotated']} annotated videos found (coverage "
+          f"{described['coverage']:.3f}), {described['missing']} missing, "
+          f"{described['malformed_rows']} malformed rows, "
+          f"{described['classes']} classes{balance}{named}")
+    with open(os.path.join(self.workdir, "dataset_report.json"), "w") as f:
+      json.dump(report, f, indent=1)
 
   def _finished_summary(self) -> dict | None:
     """The summary of a run that already reached train.num_steps, else None.

@@ -60,6 +60,7 @@ def check_config(config) -> None:
   _check_init_from(config)
 
   mesh = sharding_lib.make_mesh(config.mesh)
+  check_mesh_spans_processes(mesh, config.mesh)
   data_size = mesh.shape["data"]
   per_step = train.batch_size // train.grad_accum_steps
   if train.batch_size % train.grad_accum_steps:
@@ -103,6 +104,34 @@ def _check_eval_fields(eval_config) -> None:
   _positive("eval.max_examples", eval_config.max_examples, allow_zero=True)
   check_choice("eval.aggregation", eval_config.aggregation,
                evaluate_lib.AGGREGATIONS)
+
+
+def check_mesh_spans_processes(mesh, mesh_config) -> None:
+  """On several processes, every process's devices are in the mesh and form
+  whole rows of its data axis.
+
+  Each process feeds its own rows of the batch; a row of the 'model' axis
+  that spans two processes would need both to load the same clips, and a
+  process left out of the mesh would hang the others at the first save.
+  """
+  processes = jax.process_count()
+  if processes == 1:
+    return
+  if mesh.devices.size != jax.device_count():
+    raise ConfigError(
+        f"mesh.num_devices={mesh_config.num_devices} leaves "
+        f"{jax.device_count() - mesh.devices.size} of the "
+        f"{jax.device_count()} devices of the {processes} processes out of "
+        "the mesh; allowed with several processes: 0 (every device)")
+  for row in mesh.devices:
+    owners = {d.process_index for d in row}
+    if len(owners) > 1:
+      raise ConfigError(
+          f"mesh.model={mesh.shape['model']} spans processes "
+          f"{sorted(owners)}: with {processes} processes of "
+          f"{jax.local_device_count()} devices, mesh.model must divide "
+          f"{jax.local_device_count()} so that each process holds whole "
+          "rows of the batch")
 
 
 def _check_init_from(config) -> None:

@@ -64,6 +64,9 @@ class DatasetBuilder:
     and counts FLOPs from it without reading data.
   class_names(config) -> the label of each class index, for predictions
     (`vst.predict`); "class_<k>" where a dataset has no names.
+  describe(config, split) -> what the split holds on disk (annotated, found,
+    missing, classes, balance; `VideoIndex.describe`), or None for
+    procedural data; the trainer reports it at start-up.
   """
   train: Callable[..., TrainIterator]
   eval: Callable[..., Iterator[Batch]]
@@ -72,6 +75,7 @@ class DatasetBuilder:
   input_spec: Callable[[Any], Any] = lambda config: rgb_clip_shape(config)
   class_names: Callable[[Any], list[str]] = lambda config: numbered_classes(
       config.num_classes)
+  describe: Callable[[Any, str], Any] = lambda config, split: None
 
 
 def numbered_classes(num_classes: int) -> list[str]:

@@ -157,9 +157,13 @@ def _builder(name: str) -> registry.DatasetBuilder:
   def class_names(config) -> list[str]:
     return list(load_index(_spec(config), "train").class_names)
 
+  def describe(config, split: str) -> dict:
+    return load_index(_spec(config), split).describe()
+
   return registry.DatasetBuilder(train=train, eval=eval_batches,
                                  num_examples=num_examples, validate=validate,
-                                 input_spec=input_spec, class_names=class_names)
+                                 input_spec=input_spec, class_names=class_names,
+                                 describe=describe)
 
 
 for _name in LAYOUTS:

@@ -44,6 +44,7 @@ import numpy as np
 from PIL import Image
 
 from vst import cli
+from vst import run_config
 from vst.layers import attention as attention_lib
 
 
@@ -450,10 +451,14 @@ def main(argv: Sequence[str]) -> int:
   """The command line: `argv` as sys.argv; returns the exit status."""
   from vst.data import decode  # pylint: disable=g-import-not-at-top
   from vst.errors import ConfigError  # pylint: disable=g-import-not-at-top
+  # The run's saved config (and class names) when --workdir has one.
+  argv = run_config.with_run_config(argv)
   fv = _flag_values(argv)
   videos = cli.parse_flags(list(argv), fv)[1:]
+  cli.initialize_distributed_or_exit(fv)
   if fv.config is None or not fv.out:
-    print("error: --config=configs/<name>.py and --out=<folder> are required",
+    print("error: --out=<folder> is required, and --config=configs/<name>.py "
+          "unless --workdir names a run with a saved config.json",
           file=sys.stderr)
     return 2
   if len(videos) != 1:

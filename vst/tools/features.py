@@ -35,6 +35,7 @@ from absl import flags
 import numpy as np
 
 from vst import cli
+from vst import run_config
 
 META_FILE = "features_meta.json"
 INDEX_FILE = "features.jsonl"
@@ -252,10 +253,14 @@ def main(argv: Sequence[str]) -> int:
   from vst import inference  # pylint: disable=g-import-not-at-top
   from vst.data import decode  # pylint: disable=g-import-not-at-top
   from vst.errors import ConfigError  # pylint: disable=g-import-not-at-top
+  # The run's saved config (and class names) when --workdir has one.
+  argv = run_config.with_run_config(argv)
   fv = _flag_values(argv)
   positional = cli.parse_flags(list(argv), fv)[1:]
+  cli.initialize_distributed_or_exit(fv)
   if fv.config is None or not fv.workdir or not fv.out:
-    print("error: --config, --workdir and --out are required", file=sys.stderr)
+    print("error: --workdir and --out are required, and --config where the "
+          "run saved no config.json", file=sys.stderr)
     return 2
   if bool(positional) == bool(fv.split):
     print("error: name videos or folders, or --split=<split>, not both",

@@ -27,8 +27,9 @@ class VideoIndex:
   paths/labels: the videos that exist, in annotation order.
   num_annotated: annotation rows read, usable or not, so
     coverage = len(paths) / num_annotated.
-  missing: rows whose video is not on disk; bad_rows: rows that could not be
-  parsed or name an unknown class. `problems` holds the first few, verbatim.
+  missing: rows whose video is not on disk (all named in `missing_videos`);
+  bad_rows: rows that could not be parsed or name an unknown class.
+  `problems` holds the first few, verbatim.
   """
   paths: list[str]
   labels: np.ndarray
@@ -37,6 +38,7 @@ class VideoIndex:
   missing: int = 0
   bad_rows: int = 0
   problems: list[str] = dataclasses.field(default_factory=list)
+  missing_videos: list[str] = dataclasses.field(default_factory=list)
 
   def __len__(self) -> int:
     return len(self.paths)
@@ -44,10 +46,26 @@ class VideoIndex:
   def note(self, kind: str, message: str) -> None:
     if kind == "missing":
       self.missing += 1
+      self.missing_videos.append(message)
     else:
       self.bad_rows += 1
     if len(self.problems) < MAX_PROBLEMS:
       self.problems.append(f"{kind}: {message}")
+
+  def describe(self) -> dict:
+    """What the split holds, for the start-up report: counts, coverage,
+    classes and the class-balance extremes, every missing video."""
+    counts = np.bincount(self.labels, minlength=len(self.class_names))
+    extremes = {}
+    if len(self.class_names) and len(self.paths):
+      small, large = int(np.argmin(counts)), int(np.argmax(counts))
+      extremes = {"smallest_class": [self.class_names[small], int(counts[small])],
+                  "largest_class": [self.class_names[large], int(counts[large])]}
+    return {"annotated": self.num_annotated, "found": len(self.paths),
+            "missing": self.missing, "malformed_rows": self.bad_rows,
+            "coverage": len(self.paths) / max(self.num_annotated, 1),
+            "classes": len(self.class_names), **extremes,
+            "missing_videos": list(self.missing_videos)}
 
   def summary(self) -> str:
     return (f"{len(self.paths)} of {self.num_annotated} annotated videos "

@@ -55,6 +55,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from vst.errors import ConfigError
+from vst.layers import attention_kernels
+from vst.layers.attention_kernels import (IMPLEMENTATIONS, attention_choices,
+                                          attention_implementation,
+                                          choose_implementation)
 from vst.registry import PackageModules, Registry
 
 _GRID_AXES = (1, 2, 3)  # T, H, W of a [B, T, H, W, ...] grid.
@@ -224,28 +228,35 @@ def group_matrix(weights: jax.Array, positions: np.ndarray, num_tokens: int,
   return out.at[:, :, pos, 0].set(jnp.moveaxis(weights[..., 1:, 0], 2, 1))
 
 
-def dot_product_attention(query: jax.Array, key: jax.Array,
-                          value: jax.Array) -> jax.Array:
-  """softmax(q kᵀ / √Dh) v per head: the one attention kernel of vst.
+def dot_product_attention(query: jax.Array, key: jax.Array, value: jax.Array,
+                          *, bias: jax.Array | None = None,
+                          mask: jax.Array | None = None,
+                          implementation: str | None = None) -> jax.Array:
+  """softmax(q kᵀ / √Dh + bias) v per head: the one attention kernel of vst.
 
-  `jax.nn.dot_product_attention` with `implementation=None` picks XLA on
-  CPU/TPU and cuDNN's fused (flash) kernel on GPU where it applies. It takes a
-  single batch axis, so leading axes are folded into one. It has no dropout on
-  the attention weights, hence neither do our models.
+  Which implementation runs (XLA, blockwise, cuDNN, splash; see
+  `vst.layers.attention_kernels`) is `implementation`, or else the one set
+  around the model with `attention_implementation(name)`, `auto` by
+  default; patterns never choose. `auto` on CPU runs
+  `jax.nn.dot_product_attention(implementation=None)` below
+  `BLOCKWISE_MIN_LOGITS`, as vst always has. Leading axes are folded into
+  one batch axis, or mapped where the bias or mask varies along them. There
+  is no dropout on the attention weights, hence neither do our models.
 
   Args:
     query: [..., L, N, Dh] queries.
     key: [..., S, N, Dh] keys.
     value: [..., S, N, Dh] values.
+    bias: added to the logits, broadcastable to [..., N, L, S]; or None.
+    mask: bool, broadcastable to [..., N, L, S], False where a query must
+      not see a key; or None.
+    implementation: one of `IMPLEMENTATIONS`; None for the one in force.
 
   Returns:
     [..., L, N, Dh].
   """
-  batch_shape = query.shape[:-3]
-  fold = lambda x: x.reshape((-1,) + x.shape[-3:])
-  out = jax.nn.dot_product_attention(fold(query), fold(key), fold(value),
-                                     implementation=None)
-  return out.reshape(batch_shape + out.shape[1:])
+  return attention_kernels.attend(query, key, value, bias=bias, mask=mask,
+                                  implementation=implementation)
 
 
 def attend_within(query: Tokens, key: Tokens, value: Tokens,

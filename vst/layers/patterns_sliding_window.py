@@ -91,11 +91,8 @@ def banded_attention(query: jax.Array, key: jax.Array, value: jax.Array,
     mask = jnp.concatenate(
         [jnp.ones((chunks, half, num_global), bool), mask], axis=2)
 
-  def attend(q, k, v, m):  # One chunk of every example.
-    return jax.nn.dot_product_attention(q, k, v, mask=m[None, None],
-                                        implementation=None)
-
-  out = jax.vmap(attend, in_axes=(1, 1, 1, 0), out_axes=1)(q, k, v, mask)
+  # [M, 1, w, ·] broadcasts over [B, M, N, w, ·]: the kernel maps the chunks.
+  out = dot_product_attention(q, k, v, mask=mask[:, None])
   return out.reshape(batch, chunks * half, heads, head_dim)[:, :length]
 
 

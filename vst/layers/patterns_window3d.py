@@ -35,8 +35,9 @@ import numpy as np
 
 from vst.errors import ConfigError
 from vst.layers import torch_init
-from vst.layers.attention import (Tokens, received_attention,
-                                  record_attention, register_pattern)
+from vst.layers.attention import (Tokens, dot_product_attention,
+                                  received_attention, record_attention,
+                                  register_pattern)
 
 # The official additive mask between tokens of different shifted regions.
 MASK_VALUE = -100.0
@@ -162,9 +163,9 @@ def dot_product_attention_with_bias(query: jax.Array, key: jax.Array,
                                     bias: jax.Array) -> jax.Array:
   """softmax(q kᵀ / √Dh + bias) v within each group of tokens.
 
-  `jax.nn.dot_product_attention` (XLA on CPU, cuDNN where it applies) mapped
-  over the groups, so that a bias that varies by group (a window's mask) is
-  never broadcast over the batch in memory.
+  The one kernel with `bias=`: it maps over the groups where the bias
+  varies by group (a window's mask), so that bias is never broadcast over
+  the batch in memory.
 
   Args:
     query: [B, G, L, N, Dh].
@@ -175,17 +176,8 @@ def dot_product_attention_with_bias(query: jax.Array, key: jax.Array,
   Returns:
     [B, G, L, N, Dh].
   """
-  bias = bias.astype(query.dtype)
-
-  def attend(q, k, v, b):
-    return jax.nn.dot_product_attention(q, k, v, bias=b[None],
-                                        implementation=None)
-
-  if bias.shape[0] == 1:
-    return jax.vmap(functools.partial(attend, b=bias[0]), in_axes=1,
-                    out_axes=1)(query, key, value)
-  return jax.vmap(attend, in_axes=(1, 1, 1, 0), out_axes=1)(
-      query, key, value, bias)
+  return dot_product_attention(query, key, value,
+                               bias=bias.astype(query.dtype))
 
 
 def shifted_window_attention(query: Tokens, key: Tokens, value: Tokens, *,

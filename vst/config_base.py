@@ -75,7 +75,15 @@ def base_config() -> ml_collections.ConfigDict:
   c.mesh.num_devices = 0         # 0: all devices; N: the first N
   c.mesh.data = -1               # -1: all devices not used by `model`
   c.mesh.model = 1
-  c.mesh.param_sharding = "replicate"  # replicate | fsdp
+  # How parameters are split (vst.sharding; print with vst.tools.sharding):
+  # replicate | fsdp (over 'data') | tp (over 'model') | fsdp+tp.
+  c.mesh.param_sharding = "replicate"
+  # (regex on the parameter path, logical axis per dimension) pairs tried
+  # before vst.sharding.DEFAULT_RULES, e.g. (("head/kernel$", ("embed", None)),).
+  c.mesh.sharding_rules = ()
+  # Slices (or processes) the data axis spans over the data-centre network;
+  # 1: one slice, every axis on the chips' own interconnect.
+  c.mesh.dcn_data = 1
 
   c.checkpoint = ml_collections.ConfigDict()
   c.checkpoint.every_steps = 100

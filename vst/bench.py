@@ -1,7 +1,7 @@
 r"""Speed and memory of a config's model, against the machine and a reference.
 
   python -m vst.bench --config=configs/vivit_synthetic.py [--json PATH]
-      [--config.train.batch_size=8] [--runs 5] [--no-reference] [--data]
+      [--config.train.batch_size=8] [--runs 5] [--noreference] [--data]
 
 Prints parameters, GMACs per clip, compile time, forward and train-step clips/s
 (median of several runs after warm-up), peak memory of the train step (XLA's
@@ -11,6 +11,10 @@ step reaches, counting only its matmul and convolution FLOPs. With torch
 installed and a PyTorch reference registered for the model
 (vst.models.convert.references), it times the reference at the same shape
 and prints our/their speed ratio.
+
+The model runs on random inputs of the config's shapes, so a config can be
+sized before its data exists (`num_classes` comes from the config); only
+--data reads the dataset.
 
 With --data it also times the config's own training input pipeline
 (`config.dataset`: decode, sample, augment, batch; point a real dataset at its
@@ -67,21 +71,57 @@ def peak_bytes(compiled) -> int:
              stats.temp_size_in_bytes - stats.alias_size_in_bytes)
 
 
+def check_config_for_sizing(config) -> None:
+  """The start-up checks that matter for a model's size and speed, without
+  needing data: the whole `validate.check_config` where the dataset is there
+  (or needs no files); where dataset.data_dir is empty or holds no data, the
+  model, its input shape, the optimizer and the mesh (all that a train step
+  on random inputs depends on)."""
+  import jax  # pylint: disable=g-import-not-at-top
+  from vst import optim  # pylint: disable=g-import-not-at-top
+  from vst import sharding as sharding_lib  # pylint: disable=g-import-not-at-top
+  from vst import validate  # pylint: disable=g-import-not-at-top
+  from vst.data import registry as data_registry  # pylint: disable=g-import-not-at-top
+  from vst.errors import ConfigError  # pylint: disable=g-import-not-at-top
+  from vst.models import registry as model_registry  # pylint: disable=g-import-not-at-top
+
+  builder = data_registry.get_dataset(config.dataset.name)
+  try:
+    builder.validate(config.dataset)
+  except ConfigError as e:
+    # Every "the files are not there" error of a dataset names data_dir;
+    # any other dataset error is a bad field whatever the data.
+    if not str(e).startswith("dataset.data_dir"):
+      raise
+  else:
+    validate.check_config(config)
+    return
+  model = model_registry.build_model(config.model, config.dataset.num_classes)
+  model_registry.check_input_shape(model, builder.input_spec(config.dataset))
+  optim.make_optimizer(config.train)
+  data_size = sharding_lib.make_mesh(config.mesh).shape["data"]
+  if int(config.train.batch_size) % (data_size * jax.process_count()):
+    raise ConfigError(
+        f"train.batch_size={config.train.batch_size} must be divisible by the "
+        f"mesh's data axis ({data_size} devices)")
+
+
 def bench(config, runs: int = 5, reference: bool = True) -> dict:
   import jax  # pylint: disable=g-import-not-at-top
   import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
   from vst import flops as flops_lib  # pylint: disable=g-import-not-at-top
   from vst import sharding as sharding_lib  # pylint: disable=g-import-not-at-top
   from vst import train as train_lib  # pylint: disable=g-import-not-at-top
-  from vst import validate  # pylint: disable=g-import-not-at-top
 
-  validate.check_config(config)
+  check_config_for_sizing(config)
   batch_size = int(config.train.batch_size)
   mesh = sharding_lib.make_mesh(config.mesh)
   model, tx, schedule = train_lib.build(config)
   params, gmacs = train_lib.model_cost(config, model)
   abstract = train_lib.abstract_state(config, model, tx)
-  shardings = sharding_lib.param_shardings(abstract, mesh, config.mesh.param_sharding)
+  shardings = sharding_lib.param_shardings(abstract, mesh,
+                                           config.mesh.param_sharding,
+                                           config.mesh.get("sharding_rules", ()))
   replicated = sharding_lib.replicated(mesh)
   batch_sharding = sharding_lib.batch_sharding(mesh)
 

@@ -325,6 +325,20 @@ def test_tfds_source_errors_name_the_field(tfds_root, fields, match):
     registry.get_dataset("ucf101").validate(config)
 
 
+@pytest.mark.parametrize("tfds_name", ["no_such_builder",
+                                       "ucf101/ucf101_1_256"])
+def test_a_tfds_builder_that_is_not_there_is_one_short_line(tfds_root,
+                                                            tfds_name):
+  # TFDS lists every builder it knows in its message, ~260 lines.
+  data_dir, _ = tfds_root
+  config = _config("ucf101", data_dir, 3, source="tfds", tfds_name=tfds_name)
+  with pytest.raises(ConfigError) as raised:
+    registry.get_dataset("ucf101").validate(config)
+  message = str(raised.value)
+  assert "\n" not in message and len(message) < 700, message
+  assert f"dataset.tfds_name={tfds_name!r}" in message
+
+
 def test_tfds_source_names_the_splits_it_has(tfds_root):
   data_dir, name = tfds_root
   config = _config("ucf101", data_dir, 3, source="tfds", tfds_name=name)

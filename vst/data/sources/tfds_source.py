@@ -48,8 +48,15 @@ def _open(name: str, data_dir: str, split: str):
     info = builder.info
     splits = list(info.splits)
   except Exception as e:  # pylint: disable=broad-except
+    # TFDS's own message lists every registered builder (hundreds of lines);
+    # its first line says what went wrong.
+    first = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
     raise ConfigError(f"dataset.tfds_name={name!r} is not a prepared TFDS "
-                      f"builder under dataset.data_dir={data_dir!r}: {e}") from e
+                      f"builder under dataset.data_dir={data_dir!r} ({first}); "
+                      "vst reads builders prepared as ArrayRecord (`tfds build "
+                      "NAME --file_format=array_record`, which needs "
+                      "TensorFlow), and no Kinetics builder exists in TFDS"
+                      ) from e
   if not splits:
     raise ConfigError(f"dataset.tfds_name={name!r} is not prepared under "
                       f"dataset.data_dir={data_dir!r} (run `tfds build {name} "

@@ -87,7 +87,7 @@ def _wait_for_checkpoint(workdir, step, procs, timeout=300):
 
 @pytest.mark.parametrize("mesh_flags, killed", [
     ([], False),
-    (["--config.mesh.model=2"], False),
+    (["--config.mesh.model=2", "--config.mesh.param_sharding=tp"], False),
     (["--config.mesh.param_sharding=fsdp"], True),
 ])
 def test_two_processes_match_one_process_of_four_devices(tmp_path, mesh_flags,

@@ -135,7 +135,7 @@ def test_eight_devices_match_one_device(tmp_path):
       from vst import main
       runs = dict(one=dict(num_devices=1), data8=dict(),
                   fsdp=dict(param_sharding="fsdp"),
-                  tp=dict(model=2, param_sharding="fsdp"))
+                  tp=dict(model=2, param_sharding="fsdp+tp"))
       out = {{}}
       for name, mesh in runs.items():
         c = tiny_config()

@@ -74,16 +74,11 @@ def peak_bytes(compiled) -> int:
 def check_config_for_sizing(config) -> None:
   """The start-up checks that matter for a model's size and speed, without
   needing data: the whole `validate.check_config` where the dataset is there
-  (or needs no files); where dataset.data_dir is empty or holds no data, the
-  model, its input shape, the optimizer and the mesh (all that a train step
-  on random inputs depends on)."""
-  import jax  # pylint: disable=g-import-not-at-top
-  from vst import optim  # pylint: disable=g-import-not-at-top
-  from vst import sharding as sharding_lib  # pylint: disable=g-import-not-at-top
+  (or needs no files); where dataset.data_dir is empty or holds no data, all
+  but the checks that read the files."""
   from vst import validate  # pylint: disable=g-import-not-at-top
   from vst.data import registry as data_registry  # pylint: disable=g-import-not-at-top
   from vst.errors import ConfigError  # pylint: disable=g-import-not-at-top
-  from vst.models import registry as model_registry  # pylint: disable=g-import-not-at-top
 
   builder = data_registry.get_dataset(config.dataset.name)
   try:
@@ -93,17 +88,9 @@ def check_config_for_sizing(config) -> None:
     # any other dataset error is a bad field whatever the data.
     if not str(e).startswith("dataset.data_dir"):
       raise
+    validate.check_config(config, data=False)
   else:
     validate.check_config(config)
-    return
-  model = model_registry.build_model(config.model, config.dataset.num_classes)
-  model_registry.check_input_shape(model, builder.input_spec(config.dataset))
-  optim.make_optimizer(config.train)
-  data_size = sharding_lib.make_mesh(config.mesh).shape["data"]
-  if int(config.train.batch_size) % (data_size * jax.process_count()):
-    raise ConfigError(
-        f"train.batch_size={config.train.batch_size} must be divisible by the "
-        f"mesh's data axis ({data_size} devices)")
 
 
 def bench(config, runs: int = 5, reference: bool = True) -> dict:

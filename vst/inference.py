@@ -88,8 +88,9 @@ def load(config, workdir: Optional[str], allow_init: bool = False) -> Loaded:
   model, tx, _ = train_lib.build(config)
   mesh = sharding_lib.make_mesh(config.mesh)
   abstract = train_lib.abstract_state(config, model, tx)
-  shardings = sharding_lib.param_shardings(abstract, mesh,
-                                           config.mesh.param_sharding)
+  shardings = sharding_lib.param_shardings(
+      abstract, mesh, config.mesh.param_sharding,
+      config.mesh.get("sharding_rules", ()))
   folder = os.path.join(workdir, "checkpoints") if workdir else None
   restored = None
   if folder and os.path.isdir(folder):

@@ -245,7 +245,8 @@ class Trainer:
     batch_sharding = sharding_lib.batch_sharding(self.mesh)
     self._abstract = abstract_state(config, self.model, self.tx)
     self._state_shardings = sharding_lib.param_shardings(
-        self._abstract, self.mesh, config.mesh.param_sharding)
+        self._abstract, self.mesh, config.mesh.param_sharding,
+        config.mesh.get("sharding_rules", ()))
     self.train_step = jax.jit(
         make_train_step(self.model, self.tx, self.schedule, config),
         in_shardings=(self._state_shardings, batch_sharding, replicated),

@@ -28,7 +28,9 @@ def _positive(field: str, value, allow_zero: bool = False) -> None:
     raise ConfigError(f"{field}={value!r} must be an integer {bound}")
 
 
-def check_config(config) -> None:
+def check_config(config, *, data: bool = True) -> None:
+  """Every start-up check; `data=False` skips those that read the dataset's
+  files (sizing a model on random inputs needs none)."""
   for section in REQUIRED_SECTIONS:
     if section not in config:
       raise ConfigError(f"config has no '{section}' section; a config needs "
@@ -49,10 +51,11 @@ def check_config(config) -> None:
   _check_eval_fields(config.eval)
 
   builder = data_registry.get_dataset(dataset.name)
-  builder.validate(dataset)
-  # The eval split is read only at the first evaluation, hours in: look it up
-  # now (a bad name, a missing annotation file) so a typo costs seconds.
-  builder.num_examples(dataset, config.eval.split)
+  if data:
+    builder.validate(dataset)
+    # The eval split is read only at the first evaluation, hours in: look it
+    # up now (a bad name, a missing annotation file) so a typo costs seconds.
+    builder.num_examples(dataset, config.eval.split)
   model = model_registry.build_model(config.model, dataset.num_classes)
   model_registry.check_input_shape(model, builder.input_spec(dataset))
   optim.make_optimizer(train)
@@ -61,6 +64,7 @@ def check_config(config) -> None:
 
   mesh = sharding_lib.make_mesh(config.mesh)
   check_mesh_spans_processes(mesh, config.mesh)
+  _check_model_axis_is_used(config.mesh)
   data_size = mesh.shape["data"]
   per_step = train.batch_size // train.grad_accum_steps
   if train.batch_size % train.grad_accum_steps:
@@ -104,6 +108,18 @@ def _check_eval_fields(eval_config) -> None:
   _positive("eval.max_examples", eval_config.max_examples, allow_zero=True)
   check_choice("eval.aggregation", eval_config.aggregation,
                evaluate_lib.AGGREGATIONS)
+
+
+def _check_model_axis_is_used(mesh_config) -> None:
+  """A model axis only tensor-parallel modes split over; under the others
+  it would hold copies of everything, a silent waste of its devices."""
+  mode = mesh_config.param_sharding
+  if int(mesh_config.model) > 1 and "tp" not in mode.split("+"):
+    raise ConfigError(
+        f"mesh.model={mesh_config.model} with mesh.param_sharding={mode!r} "
+        "would only copy the model on that axis; allowed: "
+        "mesh.param_sharding='tp' or 'fsdp+tp' (tensor parallelism), or "
+        "mesh.model=1")
 
 
 def check_mesh_spans_processes(mesh, mesh_config) -> None:

@@ -98,8 +98,14 @@ def test_paper_params_and_gflops(key):
 
 @functools.cache
 def _xla_flops(attention, frames):
-  """XLA's cost analysis of a one-block model on 14×14 patches per frame."""
-  model = _model(num_layers=1, patch_size=4, attention=attention)
+  """XLA's cost analysis of a one-block model on 14×14 patches per frame.
+
+  With the dense kernel: XLA counts a loop's body once, so blockwise
+  attention (which `auto` picks from 512² logits a head) would hide the
+  quadratic term.
+  """
+  model = _model(num_layers=1, patch_size=4, attention=attention,
+                 attention_impl="xla")
   shape = (1, frames, 56, 56, 3)
   variables = flops.abstract_variables(model, shape)
   return flops.xla_flops(lambda v, x: model.apply(v, x, train=False),

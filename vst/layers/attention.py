@@ -58,7 +58,8 @@ from vst.errors import ConfigError
 from vst.layers import attention_kernels
 from vst.layers.attention_kernels import (IMPLEMENTATIONS, attention_choices,
                                           attention_implementation,
-                                          choose_implementation)
+                                          choose_implementation,
+                                          uses_attention_impl)
 from vst.registry import PackageModules, Registry
 
 _GRID_AXES = (1, 2, 3)  # T, H, W of a [B, T, H, W, ...] grid.

@@ -13,13 +13,15 @@
 
 Patterns never name an implementation: the one in force is set around a
 model's encoder with `attention_implementation(name)` (a context variable
-read when the kernel is traced), so `model.attention_impl` reaches every
-pattern without passing through them. `attention_choices()` collects what
+read when the kernel is traced; `uses_attention_impl` sets it from a
+model's field), so `model.attention_impl` reaches every pattern without
+passing through them. `attention_choices()` collects what
 each traced call chose, for the trainer to log at start-up.
 """
 
 import contextlib
 import contextvars
+import functools
 import math
 from typing import Callable, Iterator, NamedTuple
 
@@ -78,6 +80,19 @@ def attention_implementation(name: str, field: str = FIELD) -> Iterator[None]:
     yield
   finally:
     _REQUESTED.reset(token)
+
+
+def uses_attention_impl(method: Callable) -> Callable:
+  """A Module method traced under the Module's `attention_impl` field.
+
+  Put it below `@nn.compact` on a transformer model's `__call__`: every
+  attention inside, however deep, runs the implementation the config names.
+  """
+  @functools.wraps(method)
+  def traced_under_field(module, *args, **kwargs):
+    with attention_implementation(module.attention_impl):
+      return method(module, *args, **kwargs)
+  return traced_under_field
 
 
 def requested_implementation() -> str:

@@ -34,6 +34,7 @@ from vst.layers import heads
 from vst.layers import scope
 from vst.layers import torch_init
 from vst.layers import vit
+from vst.layers.attention import uses_attention_impl
 from vst.layers.head_init import HEAD_INITS
 from vst.models._variants import complete_variants
 from vst.models.registry import register
@@ -63,6 +64,8 @@ class Motionformer(nn.Module):
     head_init: "zeros" (for fine-tuning) or "lecun_normal" (from scratch).
     dtype: compute dtype; params stay float32.
     remat: rematerialise each block in the backward pass.
+    attention_impl: the attention kernel's implementation, "auto", "xla",
+      "blockwise", "cudnn" or "splash" (`vst.layers.attention_kernels`).
   """
   num_classes: int
   hidden_size: int
@@ -81,6 +84,7 @@ class Motionformer(nn.Module):
   head_init: str = "zeros"
   dtype: str = "float32"
   remat: bool = False
+  attention_impl: str = "auto"
 
   def _check(self) -> None:
     vit.check_fields(self)
@@ -97,6 +101,7 @@ class Motionformer(nn.Module):
     embed.check_tubelets_fit(shape, self.tubelet_size)
 
   @nn.compact
+  @uses_attention_impl
   def __call__(self, inputs: jax.Array, *, train: bool) -> jax.Array:
     """[B, T, H, W, C] clips -> [B, num_classes] float32 logits."""
     self._check()

@@ -34,6 +34,7 @@ from vst.layers import heads
 from vst.layers import torch_init
 from vst.layers import multiscale_block
 from vst.layers import space_time_pos_embed
+from vst.layers.attention import uses_attention_impl
 from vst.layers.head_init import HEAD_INITS
 from vst.models.registry import register
 
@@ -138,6 +139,8 @@ class MViT(nn.Module):
       scratch).
     dtype: compute dtype ("bfloat16" for mixed precision); params float32.
     remat: rematerialise each block in the backward pass.
+    attention_impl: the attention kernel's implementation, "auto", "xla",
+      "blockwise", "cudnn" or "splash" (`vst.layers.attention_kernels`).
   """
   num_classes: int
   embed_dim: int
@@ -160,6 +163,7 @@ class MViT(nn.Module):
   head_init: str = "trunc_normal"
   dtype: str = "float32"
   remat: bool = False
+  attention_impl: str = "auto"
 
   def settings(self) -> list[BlockSetting]:
     """The checked per-block settings."""
@@ -198,6 +202,7 @@ class MViT(nn.Module):
             f"{k} (model.patch_kernel, padding {p}): no token would remain")
 
   @nn.compact
+  @uses_attention_impl
   def __call__(self, inputs: jax.Array, *, train: bool) -> jax.Array:
     """[B, T, H, W, C] clips -> [B, num_classes] float32 logits."""
     settings = self.settings()

@@ -22,6 +22,7 @@ import jax.numpy as jnp
 
 from vst.errors import ConfigError, check_choice
 from vst.layers import blocks, grid_pooling, heads, swin_blocks, torch_init
+from vst.layers.attention import uses_attention_impl
 from vst.models.registry import register
 
 
@@ -63,6 +64,8 @@ class VideoSwin(nn.Module):
       (`vst.layers.grid_pooling`: what the tiny synthetic config needs).
     dtype: compute dtype ("bfloat16" for mixed precision); params float32.
     remat: rematerialise each block in the backward pass.
+    attention_impl: the attention kernel's implementation, "auto", "xla",
+      "blockwise", "cudnn" or "splash" (`vst.layers.attention_kernels`).
   """
   num_classes: int
   embed_dim: int
@@ -78,6 +81,7 @@ class VideoSwin(nn.Module):
   pooling: str = "mean"
   dtype: str = "float32"
   remat: bool = False
+  attention_impl: str = "auto"
 
   def _check(self) -> None:
     check_choice("model.pooling", self.pooling, grid_pooling.POOLINGS)
@@ -106,6 +110,7 @@ class VideoSwin(nn.Module):
                         f"got {frames}×{height}×{width}")
 
   @nn.compact
+  @uses_attention_impl
   def __call__(self, inputs: jax.Array, *, train: bool) -> jax.Array:
     """[B, T, H, W, C] clips -> [B, num_classes] float32 logits."""
     self._check()

@@ -24,6 +24,7 @@ from vst.layers import conv3d
 from vst.layers import heads
 from vst.layers import torch_init
 from vst.layers import mhra
+from vst.layers.attention import uses_attention_impl
 from vst.models.registry import register
 
 VARIANTS = {
@@ -72,6 +73,8 @@ class UniFormer(nn.Module):
     bn_momentum: flax momentum of the BatchNorms (1 - PyTorch's).
     dtype: compute dtype ("bfloat16" for mixed precision); params float32.
     remat: rematerialise each block in the backward pass.
+    attention_impl: the attention kernel's implementation, "auto", "xla",
+      "blockwise", "cudnn" or "splash" (`vst.layers.attention_kernels`).
   """
   num_classes: int
   embed_dims: tuple[int, ...]
@@ -90,6 +93,7 @@ class UniFormer(nn.Module):
   bn_momentum: float = 0.9
   dtype: str = "float32"
   remat: bool = False
+  attention_impl: str = "auto"
 
   def _check(self) -> None:
     if len(self.embed_dims) != len(self.depths):
@@ -136,6 +140,7 @@ class UniFormer(nn.Module):
             f"model.downsample) need at least {t}×{h}×{w}")
 
   @nn.compact
+  @uses_attention_impl
   def __call__(self, inputs: jax.Array, *, train: bool) -> jax.Array:
     """[B, T, H, W, C] clips -> [B, num_classes] float32 logits."""
     self._check()

@@ -37,6 +37,7 @@ from vst.layers import embed
 from vst.layers import heads
 from vst.layers import scope
 from vst.layers import vit
+from vst.layers.attention import uses_attention_impl
 from vst.layers.head_init import HEAD_INITS
 from vst.models.registry import register
 
@@ -104,6 +105,8 @@ class ViViT(nn.Module):
       neutral) or "lecun_normal" (trains faster from scratch).
     dtype: compute dtype ("bfloat16" for mixed precision); params stay float32.
     remat: rematerialise each encoder block in the backward pass.
+    attention_impl: the attention kernel's implementation, "auto", "xla",
+      "blockwise", "cudnn" or "splash" (`vst.layers.attention_kernels`).
   """
   num_classes: int
   hidden_size: int
@@ -123,6 +126,7 @@ class ViViT(nn.Module):
   head_init: str = "zeros"
   dtype: str = "float32"
   remat: bool = False
+  attention_impl: str = "auto"
 
   def _layout(self) -> _Layout:
     """The checked layout, with `attention` and `classifier` resolved."""
@@ -148,6 +152,7 @@ class ViViT(nn.Module):
     embed.check_tubelets_fit(shape, self.tubelet_size)
 
   @nn.compact
+  @uses_attention_impl
   def __call__(self, inputs: jax.Array, *, train: bool) -> jax.Array:
     """Logits of a batch of clips.
 

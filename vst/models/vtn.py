@@ -40,6 +40,7 @@ from vst.errors import ConfigError, check_choice
 from vst.layers import embed
 from vst.layers import heads
 from vst.layers import vit
+from vst.layers.attention import uses_attention_impl
 from vst.layers.head_init import HEAD_INITS
 from vst.layers.patterns_sliding_window import (ATTENTION_WINDOW,
                                                  LongformerSelfAttention,
@@ -186,6 +187,8 @@ class VTN(nn.Module):
     head_init: "zeros" or "lecun_normal" for the classifier.
     dtype: compute dtype; params stay float32.
     remat: rematerialise each ViT block in the backward pass.
+    attention_impl: the attention kernel's implementation, "auto", "xla",
+      "blockwise", "cudnn" or "splash" (`vst.layers.attention_kernels`).
   """
   num_classes: int
   hidden_size: int
@@ -208,6 +211,7 @@ class VTN(nn.Module):
   head_init: str = "lecun_normal"
   dtype: str = "float32"
   remat: bool = False
+  attention_impl: str = "auto"
 
   def _check(self) -> None:
     half_window(self.attention_window)
@@ -266,6 +270,7 @@ class VTN(nn.Module):
                                                 -1)[:, :frames]
 
   @nn.compact
+  @uses_attention_impl
   def __call__(self, inputs: jax.Array, *, train: bool) -> jax.Array:
     """[B, T, H, W, C] clips (or whole videos) -> [B, num_classes] logits."""
     self._check()

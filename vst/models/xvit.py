@@ -37,6 +37,7 @@ from vst.layers import scope
 from vst.layers import torch_init
 from vst.layers import transformer
 from vst.layers import vit
+from vst.layers.attention import uses_attention_impl
 from vst.layers.head_init import HEAD_INITS
 from vst.models.registry import register
 
@@ -79,6 +80,8 @@ class XViT(nn.Module):
       "trunc_normal" (from scratch, frames start distinguishable).
     dtype: compute dtype; params stay float32.
     remat: rematerialise each encoder block in the backward pass.
+    attention_impl: the attention kernel's implementation, "auto", "xla",
+      "blockwise", "cudnn" or "splash" (`vst.layers.attention_kernels`).
   """
   num_classes: int
   hidden_size: int
@@ -99,6 +102,7 @@ class XViT(nn.Module):
   time_init: str = "zeros"
   dtype: str = "float32"
   remat: bool = False
+  attention_impl: str = "auto"
 
   def _check(self) -> None:
     check_choice("model.attention", self.attention,
@@ -118,6 +122,7 @@ class XViT(nn.Module):
     embed.check_patches_fit(shape, self.patch_size, self.tubelet_frames)
 
   @nn.compact
+  @uses_attention_impl
   def __call__(self, inputs: jax.Array, *, train: bool) -> jax.Array:
     """Logits of a batch of clips.
 

@@ -184,3 +184,13 @@ def test_mixed_batches_train_on_the_mixed_target():
   expected = -np.mean(0.3 * logp[np.arange(8), labels] +
                       0.7 * logp[np.arange(8), labels[::-1]])
   np.testing.assert_allclose(mixed, expected, rtol=1e-5)
+
+
+def test_the_trainer_says_which_attention_kernel_runs(tmp_path):
+  config = tiny_config(attention_impl="blockwise")
+  kernels = train_lib.Trainer(config, str(tmp_path)).attention_kernels
+  assert kernels.startswith("4× blockwise (L=")  # one call per encoder block
+  assert "xla" not in kernels
+  auto = train_lib.Trainer(tiny_config(), str(tmp_path / "auto"))
+  assert "xla" in auto.attention_kernels and "asked auto" in (
+      auto.attention_kernels)

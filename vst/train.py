@@ -16,6 +16,7 @@ saved; a finished run is not run again; every sample the data passed over is
 named in WORKDIR/skipped.jsonl.
 """
 
+import collections
 import functools
 import json
 import os
@@ -41,6 +42,7 @@ from vst import sharding as sharding_lib
 from vst.data import registry as data_registry
 from vst.errors import ConfigError
 from vst.errors import check_choice
+from vst.layers import attention_kernels
 from vst.models import registry as model_registry
 from vst import flops as flops_lib
 
@@ -243,7 +245,11 @@ class Trainer:
                                       config.checkpoint.keep)
     replicated = sharding_lib.replicated(self.mesh)
     batch_sharding = sharding_lib.batch_sharding(self.mesh)
-    self._abstract = abstract_state(config, self.model, self.tx)
+    # Tracing the model once tells which attention kernel each call runs
+    # (model.attention_impl=auto picks per backend, dtype and shape).
+    with attention_kernels.attention_choices() as choices:
+      self._abstract = abstract_state(config, self.model, self.tx)
+    self.attention_kernels = describe_attention(choices)
     self._state_shardings = sharding_lib.param_shardings(
         self._abstract, self.mesh, config.mesh.param_sharding,
         config.mesh.get("sharding_rules", ()))
@@ -335,6 +341,8 @@ class Trainer:
     observe.log(f"{config.model.name}/{config.model.variant}: "
                 f"{params / 1e6:.3f}M params, gflops_per_clip={gmacs:.3f} "
                 f"(multiply-accumulates), mesh {dict(self.mesh.shape)}")
+    if self.attention_kernels:
+      observe.log(f"attention kernels: {self.attention_kernels}")
     window, window_steps = None, 0
     timed_steps, timed_seconds = 0, 0.0
     t_window = time.perf_counter()
@@ -542,6 +550,18 @@ class Trainer:
     with open(os.path.join(self.workdir, name), "a") as f:
       for record in records:
         f.write(json.dumps(record) + "\n")
+
+
+def describe_attention(choices) -> str:
+  """'12× blockwise (L=3136, S=3136), ...': what the traced attention calls
+  of a model run, grouped by implementation and sequence lengths."""
+  counts = collections.Counter(
+      (c.requested, c.chosen, c.query_shape[-3], c.key_shape[-3])
+      for c in choices)
+  return ", ".join(
+      f"{n}× {chosen} (L={length}, S={keys}"
+      f"{', asked ' + requested if requested != chosen else ''})"
+      for (requested, chosen, length, keys), n in counts.items())
 
 
 def _close(train_iter) -> None:

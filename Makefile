@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --disable-pip-version-check -q
 WORKDIR ?= workdirs/vivit_synthetic
 
-.PHONY: setup setup-test train test bench model-table clean
+.PHONY: setup setup-test train test bench model-table notebooks clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,15 @@ bench: setup
 
 model-table: setup
 	$(BIN)/python -m vst.tools.model_table
+
+# The studies (the experiments/*.py in jupytext's percent format) as Jupyter
+# notebooks, written beside their scripts so that the helpers they import
+# (runner, tables, ...) resolve from the notebook's folder. Git-ignored: the
+# .py files are the source and the notebooks are rebuilt from them.
+STUDIES = $(shell grep -l '^# %%' experiments/*.py)
+
+notebooks: setup-test
+	$(BIN)/python -m jupytext --to ipynb $(STUDIES)
 
 clean:
 	rm -rf $(VENV) workdirs

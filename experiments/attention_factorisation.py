@@ -39,8 +39,13 @@ import functools
 import sys
 
 # The study's folder is on sys.path when it runs as a script or a notebook.
-import common
-from common import Arm
+import costs
+import plots
+import results_file
+import runner
+import study_cli
+import tables
+from arms import Arm, arm_config
 
 STUDY = "attention_factorisation"
 CHANCE = 1 / 8
@@ -158,23 +163,23 @@ def cost_curve(arms, frames, *, smoke, scale, batch_size, budget_bytes,
   rows = []
   for arm in arms:
     for t in frames:
-      config = common.arm_config(arm, steps=None, seed=0, smoke=smoke,
-                                 scale=scale)
+      config = arm_config(arm, steps=None, seed=0, smoke=smoke,
+                          scale=scale)
       config.dataset.num_frames = t
-      params, gflops = common.model_cost(config)
-      memory = common.memory_at_batch(config, batch_size)
+      params, gflops = costs.model_cost(config)
+      memory = costs.memory_at_batch(config, batch_size)
       oom = memory["batch_bytes"] > budget_bytes
       log(f"[curve] {arm.name} T={t}: {gflops:.4g} GMACs, "
-          f"{memory['batch_bytes'] / common.MIB:.1f} MiB at batch "
+          f"{memory['batch_bytes'] / costs.MIB:.1f} MiB at batch "
           f"{batch_size}{' OOM' if oom else ''}")
       rows.append({
           "arm": arm.name, "frames": t,
-          "input": common.input_description(config),
+          "input": runner.input_description(config),
           "params": params, "gflops_per_clip": gflops,
-          "train_mib_batch1": memory["batch1_bytes"] / common.MIB,
-          "train_mib_per_clip": memory["per_clip_bytes"] / common.MIB,
+          "train_mib_batch1": memory["batch1_bytes"] / costs.MIB,
+          "train_mib_per_clip": memory["per_clip_bytes"] / costs.MIB,
           "batch_size": batch_size,
-          "train_mib_at_batch": memory["batch_bytes"] / common.MIB,
+          "train_mib_at_batch": memory["batch_bytes"] / costs.MIB,
           "oom": bool(oom),
       })
   return rows
@@ -194,7 +199,7 @@ CURVE_COLUMNS = ("arm", "frames", "input", "gflops_per_clip",
 
 
 def main(argv=()):
-  parser = common.argument_parser(STUDY, DESCRIPTION)
+  parser = study_cli.argument_parser(STUDY, DESCRIPTION)
   parser.add_argument("--budget_gib", type=float, default=16.0,
                       help="device memory per device that the cost curve "
                       "marks OOM against, at the study's batch")
@@ -204,7 +209,7 @@ def main(argv=()):
                       f"{','.join(map(str, SMOKE_CURVE_FRAMES))})")
   args = parser.parse_args(list(argv))
   register_grid_patterns()
-  out, runs, arms, rows = common.run_arms(args, STUDY, ARMS, SMOKE_ARMS)
+  out, runs, arms, rows = runner.run_arms(args, STUDY, ARMS, SMOKE_ARMS)
   notes = [
       f"accuracy: test top-1 on synthetic_motion (chance {CHANCE:.3f}), mean "
       "over seeds; accuracy_spread = (max − min)/2 over seeds",
@@ -212,50 +217,50 @@ def main(argv=()):
       "fixed + B·per_clip from compiles at batches 1 and 2 (nothing runs)",
       "gflops_per_clip: conv/linear/matmul multiply-accumulates (GMACs) of "
       "one clip's inference forward pass, as the papers count GFLOPs",
-      common.env_note(),
+      costs.env_note(),
   ]
-  common.write_table(rows, TABLE_COLUMNS, out / "results",
+  tables.write_table(rows, TABLE_COLUMNS, out / "results",
                      title="Attention factorisations, ViViT tiny", notes=notes)
-  common.plot_scatter(rows, "gflops_per_clip", "accuracy",
-                      out / "accuracy_vs_gflops.png", yerr="accuracy_spread",
-                      xlabel="GMACs per clip", ylabel="test top-1",
-                      title="Accuracy vs cost (ViViT tiny, synthetic_motion)",
-                      chance=CHANCE)
+  plots.plot_scatter(rows, "gflops_per_clip", "accuracy",
+                     out / "accuracy_vs_gflops.png", yerr="accuracy_spread",
+                     xlabel="GMACs per clip", ylabel="test top-1",
+                     title="Accuracy vs cost (ViViT tiny, synthetic_motion)",
+                     chance=CHANCE)
 
   frames = ([int(f) for f in args.curve_frames.split(",") if f]
             or (SMOKE_CURVE_FRAMES if args.smoke else CURVE_FRAMES))
   batch_size = rows[0]["batch_size"]
-  budget = args.budget_gib * common.GIB
+  budget = args.budget_gib * costs.GIB
   if args.replot:
-    curve = common.saved_results(out)["cost_curve"]
+    curve = results_file.saved_results(out)["cost_curve"]
   else:
     curve = cost_curve(arms, frames, smoke=args.smoke, scale=args.scale,
                        batch_size=batch_size, budget_bytes=budget)
-  common.write_table(
+  tables.write_table(
       curve, CURVE_COLUMNS, out / "cost_vs_frames",
       title="Cost as T grows at fixed resolution",
       notes=[f"oom: train_mib_at_batch > --budget_gib={args.budget_gib:g} GiB "
              f"at batch {batch_size}; M(B) = fixed + B·per_clip from compiles "
-             "at batches 1 and 2", common.env_note()])
+             "at batches 1 and 2", costs.env_note()])
   by_arm = lambda key: {a.name: [(r["frames"], r[key]) for r in curve
                                  if r["arm"] == a.name] for a in arms}
   oom_points = {a.name: [(r["frames"], r["train_mib_at_batch"]) for r in curve
                          if r["arm"] == a.name and r["oom"]] for a in arms}
-  common.plot_curves(by_arm("gflops_per_clip"), out / "gflops_vs_frames.png",
-                     xlabel="frames T (32² unless smoke)",
-                     ylabel="GMACs per clip", title="Compute vs T")
-  common.plot_curves(by_arm("train_mib_at_batch"),
-                     out / "memory_vs_frames.png",
-                     xlabel="frames T", ylabel=f"train-step MiB at batch "
-                     f"{batch_size}", title="Train-step memory vs T "
-                     "(red x: over budget)",
-                     hline=budget / common.MIB,
-                     hline_label=f"budget {args.budget_gib:g} GiB",
-                     marked=oom_points)
-  common.save_results(args, out, results=rows, cost_curve=curve)
+  plots.plot_curves(by_arm("gflops_per_clip"), out / "gflops_vs_frames.png",
+                    xlabel="frames T (32² unless smoke)",
+                    ylabel="GMACs per clip", title="Compute vs T")
+  plots.plot_curves(by_arm("train_mib_at_batch"),
+                    out / "memory_vs_frames.png",
+                    xlabel="frames T", ylabel=f"train-step MiB at batch "
+                    f"{batch_size}", title="Train-step memory vs T "
+                    "(red x: over budget)",
+                    hline=budget / costs.MIB,
+                    hline_label=f"budget {args.budget_gib:g} GiB",
+                    marked=oom_points)
+  results_file.save_results(args, out, results=rows, cost_curve=curve)
   return 0
 
 
 # %%
 if __name__ == "__main__":
-  sys.exit(main([] if common.in_notebook() else sys.argv[1:]))
+  sys.exit(main([] if study_cli.in_notebook() else sys.argv[1:]))

@@ -42,8 +42,13 @@
 import sys
 
 # The study's folder is on sys.path when it runs as a script or a notebook.
-import common
-from common import Arm
+import costs
+import plots
+import results_file
+import runner
+import study_cli
+import tables
+from arms import Arm
 
 STUDY = "fusion_in_time"
 CHANCE = 1 / 8
@@ -201,9 +206,9 @@ LESSON_COLUMNS = ("lesson", "measured", "margin", "reproduced")
 
 
 def main(argv=()):
-  parser = common.argument_parser(STUDY, DESCRIPTION)
+  parser = study_cli.argument_parser(STUDY, DESCRIPTION)
   args = parser.parse_args(list(argv))
-  out, runs, arms, rows = common.run_arms(args, STUDY, ARMS, SMOKE_ARMS)
+  out, runs, arms, rows = runner.run_arms(args, STUDY, ARMS, SMOKE_ARMS)
   lesson_rows = lessons(rows)
   for row in rows:  # Each arm's row names the lessons it took part in.
     row["lessons"] = "; ".join(
@@ -216,26 +221,26 @@ def main(argv=()):
       "one clip's (or one video's segments') inference forward pass",
       "peak_train_mib: the train step's peak memory at the run's batch, "
       "fixed + B·per_clip from compiles at batches 1 and 2 (nothing runs)",
-      common.env_note(),
+      costs.env_note(),
   ]
-  common.write_table(rows, TABLE_COLUMNS + ("lessons",), out / "results",
+  tables.write_table(rows, TABLE_COLUMNS + ("lessons",), out / "results",
                      title="Fusion in time", notes=notes)
-  common.write_table(
+  tables.write_table(
       lesson_rows, LESSON_COLUMNS, out / "lessons",
       title="Lecture lessons: reproduced by this measurement?",
       notes=["margin: first arm's mean accuracy minus the second's",
              "within seed spread: |margin| ≤ the two arms' spreads summed"])
-  common.plot_bars(rows, "accuracy", out / "accuracy.png",
-                   yerr="accuracy_spread", ylabel="test top-1",
-                   title="Fusion in time on synthetic_motion", chance=CHANCE)
-  common.plot_scatter(rows, "gflops_per_clip", "accuracy",
-                      out / "accuracy_vs_gflops.png", yerr="accuracy_spread",
-                      xlabel="GMACs per clip", ylabel="test top-1",
-                      title="Accuracy vs cost", chance=CHANCE, logx=True)
-  common.save_results(args, out, results=rows, lessons=lesson_rows)
+  plots.plot_bars(rows, "accuracy", out / "accuracy.png",
+                  yerr="accuracy_spread", ylabel="test top-1",
+                  title="Fusion in time on synthetic_motion", chance=CHANCE)
+  plots.plot_scatter(rows, "gflops_per_clip", "accuracy",
+                     out / "accuracy_vs_gflops.png", yerr="accuracy_spread",
+                     xlabel="GMACs per clip", ylabel="test top-1",
+                     title="Accuracy vs cost", chance=CHANCE, logx=True)
+  results_file.save_results(args, out, results=rows, lessons=lesson_rows)
   return 0
 
 
 # %%
 if __name__ == "__main__":
-  sys.exit(main([] if common.in_notebook() else sys.argv[1:]))
+  sys.exit(main([] if study_cli.in_notebook() else sys.argv[1:]))

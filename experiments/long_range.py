@@ -44,8 +44,13 @@ import math
 import sys
 
 # The study's folder is on sys.path when it runs as a script or a notebook.
-import common
-from common import Arm
+import costs
+import plots
+import results_file
+import runner
+import study_cli
+import tables
+from arms import Arm
 
 STUDY = "long_range"
 DESCRIPTION = ("Long-range temporal modelling on synthetic_event_order: "
@@ -125,7 +130,7 @@ TABLE_COLUMNS = ("arm", "frames", "accuracy", "ceiling", "accuracy_spread",
 
 
 def main(argv=()):
-  parser = common.argument_parser(STUDY, DESCRIPTION)
+  parser = study_cli.argument_parser(STUDY, DESCRIPTION)
   parser.add_argument("--models", default="",
                       help="comma-separated models to run (default all: "
                       f"{','.join(MODELS)}); --arms picks single (model, T)")
@@ -140,7 +145,7 @@ def main(argv=()):
                        f"{sorted(MODELS)}")
     args.arms = ",".join(a.name for a in arms
                          if a.name.rsplit("_T", 1)[0] in args.models.split(","))
-  out, runs, arms, rows = common.run_arms(args, STUDY, arms, SMOKE_ARMS)
+  out, runs, arms, rows = runner.run_arms(args, STUDY, arms, SMOKE_ARMS)
   for arm, row in zip(arms, rows):
     row["frames"] = arm.num_frames
     row["ceiling"] = ceiling(arm.num_frames, video_frames)
@@ -157,9 +162,9 @@ def main(argv=()):
       "one clip's inference forward pass",
       "peak_train_mib: the train step's peak memory at the run's batch, "
       "fixed + B·per_clip from compiles at batches 1 and 2 (nothing runs)",
-      common.env_note(),
+      costs.env_note(),
   ]
-  common.write_table(rows, TABLE_COLUMNS, out / "results",
+  tables.write_table(rows, TABLE_COLUMNS, out / "results",
                      title="Long-range: accuracy and cost vs clip length",
                      notes=notes)
   models = [m for m in MODELS
@@ -171,24 +176,24 @@ def main(argv=()):
 
   shown = range(min(r["frames"] for r in rows),
                 max(r["frames"] for r in rows) + 1)
-  common.plot_curves(series("accuracy"), out / "accuracy_vs_frames.png",
-                     xlabel="frames T seen (of the video)",
-                     ylabel="test top-1", logy=False,
-                     hline=1 / NUM_CLASSES, hline_label="chance",
-                     steps={"ceiling": [(t, ceiling(t, video_frames))
-                                        for t in shown]},
-                     title="Accuracy vs clip length (synthetic_event_order)")
-  common.plot_curves(series("gflops_per_clip"), out / "gflops_vs_frames.png",
-                     xlabel="frames T", ylabel="GMACs per clip",
-                     title="Compute vs T")
-  common.plot_curves(series("peak_train_mib"), out / "memory_vs_frames.png",
-                     xlabel="frames T",
-                     ylabel=f"train-step MiB at batch {rows[0]['batch_size']}",
-                     title="Train-step memory vs T")
-  common.save_results(args, out, results=rows)
+  plots.plot_curves(series("accuracy"), out / "accuracy_vs_frames.png",
+                    xlabel="frames T seen (of the video)",
+                    ylabel="test top-1", logy=False,
+                    hline=1 / NUM_CLASSES, hline_label="chance",
+                    steps={"ceiling": [(t, ceiling(t, video_frames))
+                                       for t in shown]},
+                    title="Accuracy vs clip length (synthetic_event_order)")
+  plots.plot_curves(series("gflops_per_clip"), out / "gflops_vs_frames.png",
+                    xlabel="frames T", ylabel="GMACs per clip",
+                    title="Compute vs T")
+  plots.plot_curves(series("peak_train_mib"), out / "memory_vs_frames.png",
+                    xlabel="frames T",
+                    ylabel=f"train-step MiB at batch {rows[0]['batch_size']}",
+                    title="Train-step memory vs T")
+  results_file.save_results(args, out, results=rows)
   return 0
 
 
 # %%
 if __name__ == "__main__":
-  sys.exit(main([] if common.in_notebook() else sys.argv[1:]))
+  sys.exit(main([] if study_cli.in_notebook() else sys.argv[1:]))

@@ -20,14 +20,27 @@ EXPERIMENTS = pathlib.Path(__file__).resolve().parents[2] / "experiments"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def _load(name: str):
+def _on_path() -> None:
+  """The studies import their helpers (arms, runner, ...) from their own
+  folder, as they do when run as scripts or notebooks."""
   if str(EXPERIMENTS) not in sys.path:
     sys.path.insert(0, str(EXPERIMENTS))
+
+
+def _load(name: str):
+  """A fresh copy of the study `experiments/<name>.py`."""
+  _on_path()
   spec = importlib.util.spec_from_file_location(name,
                                                 EXPERIMENTS / f"{name}.py")
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
   return module
+
+
+def _helper(name: str):
+  """The helper module the studies themselves import (one shared copy)."""
+  _on_path()
+  return importlib.import_module(name)
 
 
 def _csv(path: pathlib.Path) -> list[dict]:
@@ -146,11 +159,11 @@ def test_lesson_verdicts_follow_the_numbers():
 def test_every_arm_of_the_full_study_validates(name):
   from vst import validate  # pylint: disable=g-import-not-at-top
   study = _load(name)
-  common = _load("common")
+  arms = _helper("arms")
   if hasattr(study, "register_grid_patterns"):
     study.register_grid_patterns()
   for arm in study.ARMS:
-    config = common.arm_config(arm, steps=None, seed=0)
+    config = arms.arm_config(arm, steps=None, seed=0)
     assert config.train.num_steps == 600, arm.name  # The shared budget.
     validate.check_config(config)
 
@@ -175,17 +188,17 @@ def test_long_range_smoke(tmp_path):
 
 
 def test_update_merges_rerun_arms_into_the_saved_rows():
-  common = _load("common")
-  arms = [common.Arm(name=n, model="convlstm") for n in ("a", "b", "c")]
+  runner = _helper("runner")
+  arms = [_helper("arms").Arm(name=n, model="convlstm") for n in "abc"]
   saved = [{"arm": "a", "seeds": 1}, {"arm": "c", "seeds": 1}]
   measured = [{"arm": "c", "seeds": 3}, {"arm": "b", "seeds": 3}]
-  merged_arms, rows = common.merge_rows(arms, saved, measured)
+  merged_arms, rows = runner.merge_rows(arms, saved, measured)
   # Study order; the rerun arm replaces its old row, the new one joins.
   assert [a.name for a in merged_arms] == ["a", "b", "c"]
   assert rows == [{"arm": "a", "seeds": 1}, {"arm": "b", "seeds": 3},
                   {"arm": "c", "seeds": 3}]
   with pytest.raises(SystemExit, match=r"\['gone'\]"):
-    common.merge_rows(arms, [{"arm": "gone"}], measured)
+    runner.merge_rows(arms, [{"arm": "gone"}], measured)
 
 
 def test_update_without_saved_results_stops_before_training(tmp_path):
@@ -197,7 +210,7 @@ def test_update_without_saved_results_stops_before_training(tmp_path):
 def test_long_range_vtn_arm_keeps_the_papers_per_frame_backbone():
   """configs/vtn_synthetic.py trains 2-frame tubelets; the study's VTN does
   not, so its recorded rows stay the paper's model."""
-  study, common = _load("long_range"), _load("common")
+  study, arms = _load("long_range"), _helper("arms")
   arm = next(a for a in study.ARMS if a.name == "vtn_T8")
-  c = common.arm_config(arm, steps=10, seed=0)
+  c = arms.arm_config(arm, steps=10, seed=0)
   assert (c.model.tubelet_frames, c.train.b2) == (1, 0.999)

@@ -98,19 +98,31 @@ def _video_flags(data_dir, worker_type, num_steps):
           "--config.checkpoint.every_steps=1000"]
 
 
+NUM_STEPS = 30
+
+
 @pytest.fixture(scope="module")
 def video_root(tmp_path_factory):
   return video_trees.folder_tree(str(tmp_path_factory.mktemp("videos")))
 
 
+@pytest.fixture(scope="module")
+def straight_run(tmp_path_factory, video_root):
+  """The uninterrupted run; thread and process workers make the same batches
+  (tests/data/test_video_datasets.py), so both signal tests compare to it."""
+  workdir = str(tmp_path_factory.mktemp("straight") / "run")
+  proc = _start(workdir, *_video_flags(video_root, "thread", NUM_STEPS))
+  assert proc.wait(timeout=600) == 0
+  return workdir
+
+
 @pytest.mark.parametrize("worker_type, sig", [("thread", signal.SIGTERM),
                                               ("process", signal.SIGINT)])
 def test_a_signal_saves_the_step_and_the_rerun_ends_where_an_uninterrupted_one_does(
-    tmp_path, video_root, worker_type, sig):
-  num_steps = 30
+    tmp_path, video_root, straight_run, worker_type, sig):
+  num_steps = NUM_STEPS
   flags = _video_flags(video_root, worker_type, num_steps)
-  straight = str(tmp_path / "straight")
-  assert _start(straight, *flags).wait(timeout=600) == 0
+  straight = straight_run
 
   interrupted = str(tmp_path / "interrupted")
   proc = _start(interrupted, *flags)
@@ -232,26 +244,26 @@ def test_another_hosts_lock_is_kept_within_its_lease_and_taken_after(tmp_path):
 # 3. Only finite checkpoints.
 # ============================================================================
 
-def test_a_non_finite_state_is_never_saved_and_a_lower_rate_resumes(tmp_path):
-  workdir = str(tmp_path)
-  config = tiny_config()
-  config.train.num_steps = 2
-  main_lib.run(config, workdir)
+def test_a_non_finite_state_is_never_saved_and_a_lower_rate_resumes(
+    tmp_path, two_checkpoints):
+  workdir = _copy(two_checkpoints, tmp_path / "run")
+  checkpoints = os.path.join(workdir, "checkpoints")
   # The learning rate that validation refuses, through the library: the
-  # update of step 3 poisons the state while its loss and gradient are finite.
+  # update of step 5 poisons the state while its loss and gradient are finite.
+  config = tiny_config()
   config.train.num_steps = 6
   config.train.learning_rate = float("inf")
   config.checkpoint.every_steps = 1
   with pytest.raises(train_lib.NonFiniteLossError) as raised:
     train_lib.Trainer(config, workdir).train()
   message = str(raised.value)
-  assert "at step 3" in message and "last finite checkpoint is step 2" in message
-  assert sorted(os.listdir(tmp_path / "checkpoints")) == ["2"]
+  assert "at step 5" in message and "last finite checkpoint is step 4" in message
+  assert sorted(os.listdir(checkpoints)) == ["2", "4"]
 
   config.train.learning_rate = 1e-3
   summary = main_lib.run(config, workdir)
   assert summary["step"] == 6 and np.isfinite(summary["loss"])
-  assert sorted(map(int, os.listdir(tmp_path / "checkpoints")))[-1] == 6
+  assert sorted(map(int, os.listdir(checkpoints)))[-1] == 6
 
 
 def _poison_latest(config, workdir, step):
@@ -263,15 +275,14 @@ def _poison_latest(config, workdir, step):
   trainer.ckpt.wait_until_finished()
 
 
-def test_eval_refuses_a_non_finite_checkpoint(tmp_path):
-  workdir = str(tmp_path)
+def test_eval_refuses_a_non_finite_checkpoint(tmp_path, two_checkpoints):
+  workdir = _copy(two_checkpoints, tmp_path / "run")
   config = tiny_config()
-  config.train.num_steps = 2
-  main_lib.run(config, workdir)
+  config.train.num_steps = 4
   _poison_latest(config, workdir, 9)  # as an older vst could have saved it
   with pytest.raises(ConfigError, match="step 9 .* NaN or inf"):
     main_lib.run(config, workdir, mode="eval")
-  assert not (tmp_path / "eval_summary.json").exists()
+  assert not os.path.exists(os.path.join(workdir, "eval_summary.json"))
 
 
 # ============================================================================

@@ -26,6 +26,7 @@ import errno
 import logging
 import os
 import sys
+import threading
 import traceback
 
 from absl import app
@@ -126,6 +127,48 @@ def _log_to_workdir(workdir: str | None, verbose: bool) -> str | None:
   return path
 
 
+def _route_closed_loop_errors(log_path: str | None) -> None:
+  """After a failed async save, TensorStore's callbacks may still fire into
+  Orbax's closed event loop; Python prints each as a traceback on stderr
+  (through sys.excepthook, sys.unraisablehook or threading.excepthook).
+  Those go to the log."""
+  if not log_path:
+    return
+
+  def is_closed_loop(exc) -> bool:
+    return isinstance(exc, RuntimeError) and "Event loop is closed" in str(exc)
+
+  def to_log(exc_type, exc, tb) -> None:
+    try:
+      with open(log_path, "a") as f:
+        f.write("".join(traceback.format_exception(exc_type, exc, tb)))
+    except OSError:
+      pass
+
+  previous_except, previous_unraisable = sys.excepthook, sys.unraisablehook
+
+  def excepthook(exc_type, exc, tb):
+    if is_closed_loop(exc):
+      return to_log(exc_type, exc, tb)
+    return previous_except(exc_type, exc, tb)
+
+  def unraisablehook(unraisable):
+    if is_closed_loop(unraisable.exc_value):
+      return to_log(unraisable.exc_type, unraisable.exc_value,
+                    unraisable.exc_traceback)
+    return previous_unraisable(unraisable)
+
+  previous_thread = threading.excepthook
+
+  def thread_excepthook(args):
+    if is_closed_loop(args.exc_value):
+      return to_log(args.exc_type, args.exc_value, args.exc_traceback)
+    return previous_thread(args)
+
+  sys.excepthook, sys.unraisablehook = excepthook, unraisablehook
+  threading.excepthook = thread_excepthook
+
+
 def _fail(message: str, code: int, log_path: str | None, trace: bool) -> int:
   if trace and log_path:
     try:
@@ -150,6 +193,7 @@ def main(argv):
     print("error: --config=configs/<name>.py is required", file=sys.stderr)
     return 2
   log_path = _log_to_workdir(_WORKDIR.value, _VERBOSE.value)
+  _route_closed_loop_errors(log_path)
   try:
     with preemption.StopRequests() as stop:
       summary = run(_CONFIG.value, _WORKDIR.value, _MODE.value, stop)

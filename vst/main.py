@@ -124,6 +124,9 @@ def _log_to_workdir(workdir: str | None, verbose: bool) -> str | None:
       "%(asctime)s %(levelname)s %(name)s: %(message)s"))
   root.addHandler(handler)
   root.setLevel(logging.INFO)
+  # On a full or read-only disk the log cannot be written either; logging's
+  # default would print "--- Logging error ---" and a traceback per record.
+  logging.raiseExceptions = False
   return path
 
 
